@@ -1,0 +1,1 @@
+"""Database plumbing: the declarative base, engines and session scopes."""

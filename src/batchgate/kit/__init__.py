@@ -1,0 +1,1 @@
+"""Small settings-free helpers, one topic per module."""

@@ -1,0 +1,29 @@
+"""Schema migrations: Alembic `upgrade head`, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+# The repository keeps migrations/ beside src/ (editable installs and the Docker image both
+# ship the whole tree).
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str) -> None:
+    command.upgrade(alembic_config(database_url), "head")
+
+
+async def upgrade_async(database_url: str) -> None:
+    # env.py runs its own event loop, so it needs a thread of its own
+    await asyncio.to_thread(upgrade, database_url)

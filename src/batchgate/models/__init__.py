@@ -1,0 +1,19 @@
+"""Every ORM model; Alembic reads `Base.metadata` from here."""
+
+from batchgate.db.base import Base
+from batchgate.models.batch import Batch, BatchStatus
+from batchgate.models.batch_request import BatchRequest, LineState
+from batchgate.models.file import FilePurpose, StoredFile
+from batchgate.models.tenant import ApiKey, Tenant
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Batch",
+    "BatchRequest",
+    "BatchStatus",
+    "FilePurpose",
+    "LineState",
+    "StoredFile",
+    "Tenant",
+]
