@@ -1,0 +1,12 @@
+"""The `/v1` router: every resource's endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from batchgate.batches.endpoints import router as batches_router
+from batchgate.files.endpoints import router as files_router
+
+router = APIRouter(prefix="/v1")
+router.include_router(files_router)
+router.include_router(batches_router)

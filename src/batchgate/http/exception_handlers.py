@@ -1,0 +1,103 @@
+"""The one place errors become responses: the OpenAI envelope, for every failure.
+
+`{"error": {"message", "type", "param", "code"}}` — for our own errors, for unknown routes
+(404) and wrong methods (405), for request validation (400 naming the parameter, never
+FastAPI's 422 shape) and, as a last resort, for bugs (a bare 500 that reveals nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from batchgate.errors import (
+    BatchgateError,
+    InvalidRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RouteNotFound,
+)
+
+log = logging.getLogger(__name__)
+
+
+def error_response(error: BatchgateError) -> JSONResponse:
+    body = {
+        "error": {
+            "message": error.message,
+            "type": error.error_type,
+            "param": error.param,
+            "code": error.code,
+        }
+    }
+    headers = {"x-should-retry": "false"} if error.status_code < 500 else None
+    return JSONResponse(body, status_code=error.status_code, headers=headers)
+
+
+def _param_name(loc: tuple[Any, ...]) -> str | None:
+    # ("body", "metadata", "k") -> "metadata.k"; ("query", "limit") -> "limit"
+    parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path") else []
+    return ".".join(parts) or None
+
+
+def validation_error(exc: RequestValidationError) -> InvalidRequest:
+    """Translate pydantic's first complaint into OpenAI's words."""
+    first = exc.errors()[0] if exc.errors() else {}
+    kind, loc = first.get("type", ""), tuple(first.get("loc", ()))
+    param = _param_name(loc)
+    if kind == "json_invalid":
+        return InvalidRequest(
+            "We could not parse the JSON body of your request. (HINT: This likely means you "
+            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)"
+        )
+    if kind == "missing":
+        return InvalidRequest(
+            f"Missing required parameter: '{param}'.",
+            param=param,
+            code="missing_required_parameter",
+        )
+    if kind == "extra_forbidden":
+        return InvalidRequest(f"Unrecognized request argument supplied: {param}", param=param)
+    if kind == "model_attributes_type" and not param:
+        return InvalidRequest("The request body must be a JSON object.")
+    message = first.get("msg", "Invalid value")
+    return InvalidRequest(
+        f"Invalid value for '{param}': {message}.", param=param, code="invalid_value"
+    )
+
+
+def install(app: FastAPI) -> None:
+    async def on_batchgate_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, BatchgateError)
+        return error_response(exc)
+
+    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(validation_error(exc))
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        method, path = request.method, request.url.path
+        if exc.status_code == 404:
+            return error_response(RouteNotFound(method, path))
+        if exc.status_code == 405:
+            return error_response(MethodNotAllowed(method, path))
+        if exc.status_code == 413:
+            return error_response(PayloadTooLarge())
+        error = BatchgateError(str(exc.detail))
+        error.status_code = exc.status_code  # type: ignore[misc]
+        return error_response(error)
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(BatchgateError())
+
+    app.add_exception_handler(BatchgateError, on_batchgate_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
