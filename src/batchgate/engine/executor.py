@@ -1,0 +1,256 @@
+"""The executor: claim due lines, send them upstream, record the results in bulk.
+
+One per process (the API process in the embedded default, each `batchgate worker` otherwise).
+It claims only what it has free slots for, per upstream, so a worker never holds leases on
+lines it cannot send yet; results are written in one transaction per flush, fenced by lease
+token, and counters move in that same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import defaultdict
+
+from batchgate.engine.context import EngineContext
+from batchgate.engine.lines import request_body
+from batchgate.engine.repository import ActiveBatch, ClaimedLine, EngineRepository
+from batchgate.engine.results import Classifier, Outcome
+from batchgate.kit.clock import now_ms
+from batchgate.models import BatchStatus
+from batchgate.queue import outbox
+from batchgate.queue.base import Job
+from batchgate.upstream import Route, UpstreamError
+
+log = logging.getLogger(__name__)
+
+_FLUSH_AT = 256
+_ACTIVE_TTL_S = 1.0
+_TERMINAL_COLUMNS = {"lease_owner": None, "lease_token": None, "lease_expires_at_ms": None}
+
+
+class Executor:
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
+        self.classifier = Classifier(ctx.retry)
+        self.in_flight: defaultdict[str, int] = defaultdict(int)
+        self.results: list[Outcome] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.slot_freed = asyncio.Event()
+        self.flush_due = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._active: list[ActiveBatch] = []
+        self._active_at = 0.0
+        self._turn = 0
+        self._unroutable: set[str] = set()
+
+    def stop(self) -> None:
+        """Stop claiming; `run` then drains in-flight requests and returns."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        flusher = asyncio.create_task(self._flush_loop())
+        heartbeat = asyncio.create_task(self._heartbeat_loop())
+        try:
+            await self._claim_loop()
+        finally:
+            await self._drain()
+            for task in (flusher, heartbeat):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self._flush_all()
+            await self._release()
+
+    # --- claiming ------------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                claimed = await self._claim_round()
+            except Exception:
+                log.exception("claiming lines failed; retrying")
+                claimed = 0
+            timeout = self.ctx.config.poll_interval_seconds if claimed == 0 else 0.05
+            await self._wait(timeout)
+
+    async def _wait(self, seconds: float) -> None:
+        self.slot_freed.clear()
+        waiters = [
+            asyncio.ensure_future(event.wait())
+            for event in (self.slot_freed, self.ctx.work_available, self._stopping)
+        ]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _active_batches(self) -> list[ActiveBatch]:
+        fresh = time.monotonic() - self._active_at < _ACTIVE_TTL_S
+        if fresh and not self.ctx.work_available.is_set():
+            return self._active
+        self.ctx.work_available.clear()
+        async with self.ctx.transaction() as session:
+            self._active = await EngineRepository(session).active_batches()
+        self._active_at = time.monotonic()
+        return self._active
+
+    def _free_slots(self, route: Route) -> int:
+        upstream = route.upstream
+        free = upstream.max_concurrency - self.in_flight[upstream.name]
+        # refill in chunks, not one line per freed slot: each claim is a database round trip
+        threshold = max(1, min(self.ctx.config.claim_batch_size, upstream.max_concurrency // 4))
+        return free if free >= threshold else 0
+
+    async def _claim_round(self) -> int:
+        batches = await self._active_batches()
+        if not batches:
+            return 0
+        self._turn = (self._turn + 1) % len(batches)
+        claimed = 0
+        for batch in batches[self._turn :] + batches[: self._turn]:  # round-robin across batches
+            route = self.ctx.router.resolve(batch.model)
+            if route is None:
+                if batch.id not in self._unroutable:
+                    self._unroutable.add(batch.id)
+                    log.error("batch %s: no upstream routes model %s", batch.id, batch.model)
+                continue
+            free = self._free_slots(route)
+            if free:
+                claimed += await self._claim(
+                    batch, route, min(free, self.ctx.config.claim_batch_size)
+                )
+        return claimed
+
+    async def _claim(self, batch: ActiveBatch, route: Route, limit: int) -> int:
+        token = secrets.randbits(62)
+        now = now_ms()
+        lease_until = now + int(self.ctx.config.lease_seconds * 1000)
+        async with self.ctx.transaction() as session:
+            lines = await EngineRepository(session).claim_lines(
+                batch.id, self.ctx.worker_id, token, limit, now, lease_until
+            )
+        if not lines:
+            return 0
+        raws = await self.ctx.runtime.storage.read_ranges(
+            batch.input_key, [(line.input_offset, line.input_length) for line in lines]
+        )
+        for line, raw in zip(lines, raws, strict=True):
+            self.in_flight[route.upstream.name] += 1
+            task = asyncio.create_task(
+                self._send(batch, route, line, token, request_body(raw, route.model))
+            )
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return len(lines)
+
+    # --- sending -------------------------------------------------------------------------------
+
+    async def _send(
+        self, batch: ActiveBatch, route: Route, line: ClaimedLine, token: int, body: bytes
+    ) -> None:
+        deadline_ms = batch.expires_at * 1000
+        try:
+            try:
+                response = await self.ctx.client.send(route, batch.endpoint, body)
+            except UpstreamError as error:
+                values, deltas = self.classifier.exception(
+                    error, line.attempts, now_ms(), deadline_ms
+                )
+            else:
+                values, deltas = self.classifier.response(
+                    response, line.attempts, now_ms(), deadline_ms
+                )
+            self.results.append(Outcome(line.id, token, batch.id, values, deltas))
+            if len(self.results) >= _FLUSH_AT:
+                self.flush_due.set()
+        finally:
+            self.in_flight[route.upstream.name] -= 1
+            self.slot_freed.set()
+
+    # --- recording -----------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.flush_due.wait(), self.ctx.config.flush_interval_seconds
+                )
+            self.flush_due.clear()
+            await self._flush_all()
+
+    async def _flush_all(self) -> None:
+        while self.results:
+            outcomes, self.results = self.results, []
+            try:
+                await self._record(outcomes)
+            except Exception:
+                # keep them: our leases are still renewed, so the next flush may succeed
+                log.exception("recording %d results failed; will retry", len(outcomes))
+                self.results = outcomes + self.results
+                await asyncio.sleep(1.0)
+                return
+
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        async with self.ctx.transaction() as session:
+            repo = EngineRepository(session)
+            accepted = await repo.accepted([(o.line_id, o.token) for o in outcomes])
+            kept = [o for o in outcomes if o.line_id in accepted]
+            if len(kept) < len(outcomes):
+                log.warning(
+                    "dropped %d results whose lease had moved on", len(outcomes) - len(kept)
+                )
+            await repo.write_results(
+                [
+                    {"b_id": o.line_id, "next_attempt_at_ms": 0, **o.values, **_TERMINAL_COLUMNS}
+                    for o in kept
+                ]
+            )
+            deltas: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
+            for outcome in kept:
+                for name, amount in outcome.deltas.items():
+                    deltas[outcome.batch_id][name] += amount
+            for batch_id, batch_deltas in deltas.items():
+                counters = await repo.bump_counters(batch_id, dict(batch_deltas))
+                if counters is None:
+                    continue
+                done = counters.completed + counters.failed >= counters.total
+                if counters.status == BatchStatus.cancelling or (
+                    counters.status == BatchStatus.in_progress and done
+                ):
+                    outbox.defer(session, Job.finalize_batch, batch_id)
+
+    async def _heartbeat_loop(self) -> None:
+        lease_ms = int(self.ctx.config.lease_seconds * 1000)
+        while True:
+            await asyncio.sleep(self.ctx.config.lease_seconds / 3)
+            try:
+                async with self.ctx.transaction() as session:
+                    await EngineRepository(session).extend_line_leases(
+                        self.ctx.worker_id, now_ms() + lease_ms
+                    )
+            except Exception:
+                log.exception("renewing line leases failed")
+
+    # --- shutting down -------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        if self.tasks:
+            log.info("draining %d in-flight requests", len(self.tasks))
+            _, pending = await asyncio.wait(set(self.tasks), timeout=self.ctx.config.drain_seconds)
+            for task in pending:
+                task.cancel()
+
+    async def _release(self) -> None:
+        try:
+            async with self.ctx.transaction() as session:
+                released = await EngineRepository(session).release_lines(self.ctx.worker_id)
+        except Exception:
+            log.exception("releasing leases failed; they will expire instead")
+            return
+        if released:
+            log.info("released %d unfinished lines", released)

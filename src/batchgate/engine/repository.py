@@ -1,0 +1,316 @@
+"""Every query the engine makes. Leases and fencing tokens are enforced here, in SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from batchgate.models import Batch, BatchRequest, BatchStatus, LineState, StoredFile
+
+_lines = cast(Table, BatchRequest.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedLine:
+    id: int
+    line_no: int
+    input_offset: int
+    input_length: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveBatch:
+    id: str
+    model: str
+    endpoint: str
+    input_key: str
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    status: str
+    total: int
+    completed: int
+    failed: int
+
+
+class EngineRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- batch-level lease (validate / finalize phases) --------------------------------------
+
+    async def take_batch_lease(
+        self, batch_id: str, owner: str, now_ms: int, until_ms: int, statuses: Collection[str]
+    ) -> bool:
+        result = await self.session.execute(
+            update(Batch)
+            .where(
+                Batch.id == batch_id,
+                Batch.status.in_(list(statuses)),
+                or_(
+                    Batch.lease_owner.is_(None),
+                    Batch.lease_owner == owner,
+                    Batch.lease_expires_at_ms < now_ms,
+                ),
+            )
+            .values(lease_owner=owner, lease_expires_at_ms=until_ms)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def extend_batch_lease(self, batch_id: str, owner: str, until_ms: int) -> bool:
+        result = await self.session.execute(
+            update(Batch)
+            .where(Batch.id == batch_id, Batch.lease_owner == owner)
+            .values(lease_expires_at_ms=until_ms)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release_batch_lease(self, batch_id: str, owner: str) -> None:
+        await self.session.execute(
+            update(Batch)
+            .where(Batch.id == batch_id, Batch.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at_ms=None)
+        )
+
+    async def get_batch(self, batch_id: str) -> Batch | None:
+        return await self.session.get(Batch, batch_id, populate_existing=True)
+
+    async def input_key(self, file_id: str) -> str | None:
+        return await self.session.scalar(
+            select(StoredFile.storage_key).where(StoredFile.id == file_id)
+        )
+
+    async def transition(
+        self,
+        batch_id: str,
+        owner: str | None,
+        from_statuses: Collection[str],
+        values: dict[str, Any],
+    ) -> bool:
+        """Compare-and-set on status (and on the lease, when `owner` is given)."""
+        conditions = [Batch.id == batch_id, Batch.status.in_(list(from_statuses))]
+        if owner is not None:
+            conditions.append(Batch.lease_owner == owner)
+        result = await self.session.execute(update(Batch).where(*conditions).values(**values))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # --- line rows ------------------------------------------------------------------------------
+
+    async def delete_lines(self, batch_id: str) -> None:
+        await self.session.execute(delete(BatchRequest).where(BatchRequest.batch_id == batch_id))
+
+    async def insert_lines(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(_lines), list(rows))
+
+    async def claim_lines(
+        self, batch_id: str, owner: str, token: int, limit: int, now_ms: int, until_ms: int
+    ) -> list[ClaimedLine]:
+        """Lease up to `limit` due lines. SKIP LOCKED lets many workers claim side by side.
+
+        No ORDER BY: the claim index yields lines in insertion order already, and sorting every
+        pending line of a 50k-line batch on each claim would cost more than it is worth.
+        """
+        due = (
+            select(BatchRequest.id)
+            .where(
+                BatchRequest.batch_id == batch_id,
+                BatchRequest.state == LineState.pending,
+                BatchRequest.next_attempt_at_ms <= now_ms,
+            )
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        result = await self.session.execute(
+            update(BatchRequest)
+            .where(BatchRequest.id.in_(due.scalar_subquery()))
+            .values(
+                state=LineState.running,
+                lease_owner=owner,
+                lease_token=token,
+                lease_expires_at_ms=until_ms,
+                attempts=BatchRequest.attempts + 1,
+            )
+            .returning(
+                BatchRequest.id,
+                BatchRequest.line_no,
+                BatchRequest.input_offset,
+                BatchRequest.input_length,
+                BatchRequest.attempts,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return [ClaimedLine(*row) for row in result.tuples()]
+
+    async def extend_line_leases(self, owner: str, until_ms: int) -> None:
+        await self.session.execute(
+            update(BatchRequest)
+            .where(BatchRequest.lease_owner == owner, BatchRequest.state == LineState.running)
+            .values(lease_expires_at_ms=until_ms)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def release_lines(self, owner: str) -> int:
+        """Hand back what a draining worker still holds, for any worker to claim again."""
+        result = await self.session.execute(
+            update(BatchRequest)
+            .where(BatchRequest.lease_owner == owner, BatchRequest.state == LineState.running)
+            .values(**_UNLEASED)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def release_expired_leases(self, now_ms: int) -> int:
+        result = await self.session.execute(
+            update(BatchRequest)
+            .where(
+                BatchRequest.state == LineState.running,
+                BatchRequest.lease_expires_at_ms < now_ms,
+            )
+            .values(**_UNLEASED)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def accepted(self, fenced: Sequence[tuple[int, int]]) -> set[int]:
+        """The line ids whose lease token still matches: only their results may be written."""
+        if not fenced:
+            return set()
+        tokens = {token for _, token in fenced}
+        rows = await self.session.execute(
+            select(BatchRequest.id, BatchRequest.lease_token)
+            .where(
+                BatchRequest.id.in_([line_id for line_id, _ in fenced]),
+                BatchRequest.state == LineState.running,
+                BatchRequest.lease_token.in_(tokens),
+            )
+            .with_for_update()
+        )
+        wanted = set(fenced)
+        return {line_id for line_id, token in rows.tuples() if (line_id, token) in wanted}
+
+    async def write_results(self, updates: Sequence[dict[str, Any]]) -> None:
+        """Bulk update by id; every dict has the same keys (`b_id` plus the columns set)."""
+        if not updates:
+            return
+        columns = [key for key in updates[0] if key != "b_id"]
+        statement = (
+            update(_lines)
+            .where(_lines.c.id == bindparam("b_id"))
+            .values({column: bindparam(column) for column in columns})
+        )
+        await self.session.execute(statement, list(updates))
+
+    async def bump_counters(self, batch_id: str, deltas: dict[str, int]) -> Counters | None:
+        values = {name: getattr(Batch, name) + amount for name, amount in deltas.items()}
+        result = await self.session.execute(
+            update(Batch)
+            .where(Batch.id == batch_id)
+            .values(**values)
+            .returning(Batch.status, Batch.total, Batch.completed, Batch.failed)
+            .execution_options(synchronize_session=False)
+        )
+        row = result.first()
+        return Counters(*row) if row else None
+
+    async def has_running_lines(self, batch_id: str, now_ms: int) -> bool:
+        found = await self.session.scalar(
+            select(BatchRequest.id)
+            .where(
+                BatchRequest.batch_id == batch_id,
+                BatchRequest.state == LineState.running,
+                BatchRequest.lease_expires_at_ms >= now_ms,
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    async def close_open_lines(self, batch_id: str, state: LineState) -> int:
+        """Every line not finished becomes `state` (cancelled / expired); late results bounce."""
+        result = await self.session.execute(
+            update(BatchRequest)
+            .where(
+                BatchRequest.batch_id == batch_id,
+                BatchRequest.state.in_([LineState.pending, LineState.running]),
+            )
+            .values(state=state, **_UNLEASED_KEEP_STATE)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def finished_lines(
+        self, batch_id: str, after_line: int, limit: int
+    ) -> Sequence[BatchRequest]:
+        """Terminal lines in line order, one keyset page at a time (bounded memory)."""
+        return (
+            await self.session.scalars(
+                select(BatchRequest)
+                .where(BatchRequest.batch_id == batch_id, BatchRequest.line_no > after_line)
+                .order_by(BatchRequest.line_no)
+                .limit(limit)
+            )
+        ).all()
+
+    # --- scheduling ----------------------------------------------------------------------------
+
+    async def active_batches(self) -> list[ActiveBatch]:
+        rows = await self.session.execute(
+            select(Batch.id, Batch.model, Batch.endpoint, StoredFile.storage_key, Batch.expires_at)
+            .join(StoredFile, StoredFile.id == Batch.input_file_id)
+            .where(Batch.status == BatchStatus.in_progress, StoredFile.storage_key.is_not(None))
+            .order_by(Batch.id)
+        )
+        return [
+            ActiveBatch(batch_id, model or "", endpoint, key or "", expires_at)
+            for batch_id, model, endpoint, key, expires_at in rows.tuples()
+        ]
+
+    async def batches_needing_attention(self, now_s: int, now_ms: int) -> list[tuple[str, str]]:
+        """(batch id, status) of batches a job should look at: validation nobody holds,
+        deadlines passed, cancels pending, all lines done, finalization nobody holds."""
+        lease_free = or_(Batch.lease_owner.is_(None), Batch.lease_expires_at_ms < now_ms)
+        rows = await self.session.execute(
+            select(Batch.id, Batch.status).where(
+                or_(
+                    and_(
+                        Batch.status.in_([BatchStatus.validating, BatchStatus.finalizing]),
+                        lease_free,
+                    ),
+                    and_(Batch.status == BatchStatus.cancelling, lease_free),
+                    and_(
+                        Batch.status == BatchStatus.in_progress,
+                        lease_free,
+                        or_(
+                            Batch.expires_at <= now_s, Batch.completed + Batch.failed >= Batch.total
+                        ),
+                    ),
+                )
+            )
+        )
+        return [(batch_id, status) for batch_id, status in rows.tuples()]
+
+    async def open_line_count(self, batch_id: str) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(BatchRequest)
+            .where(
+                BatchRequest.batch_id == batch_id,
+                BatchRequest.state.in_([LineState.pending, LineState.running]),
+            )
+        )
+        return int(count or 0)
+
+
+_UNLEASED_KEEP_STATE: dict[str, Any] = {
+    "lease_owner": None,
+    "lease_token": None,
+    "lease_expires_at_ms": None,
+}
+_UNLEASED: dict[str, Any] = {"state": LineState.pending, **_UNLEASED_KEEP_STATE}

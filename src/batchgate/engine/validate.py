@@ -1,0 +1,189 @@
+"""The `validate_batch` job: stream the input file once, check every line, create line rows.
+
+Idempotent: a re-run (after a crash, or a duplicate wake-up) starts by deleting the rows a
+previous attempt inserted. Rows go in chunks, each its own short transaction; the batch flips
+to `in_progress` (or `failed`) only at the end, in one compare-and-set.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchgate.batches.schemas import error_entry
+from batchgate.engine.context import EngineContext
+from batchgate.engine.lease import batch_lease
+from batchgate.engine.lines import LineProblem, check_line
+from batchgate.engine.repository import EngineRepository
+from batchgate.files.jsonl_scan import aiter_lines
+from batchgate.kit.clock import now_s
+from batchgate.models import Batch, BatchStatus
+from batchgate.queue import outbox
+from batchgate.queue.base import Job
+
+log = logging.getLogger(__name__)
+
+_INSERT_CHUNK = 2000
+_VALIDATABLE = (BatchStatus.validating, BatchStatus.cancelling)
+
+
+@dataclass
+class _Scan:
+    """What one pass over the input file found."""
+
+    endpoint: str
+    max_lines: int
+    max_errors: int
+    model: str | None = None
+    model_line: int = 0
+    count: int = 0
+    seen: set[str] = field(default_factory=set)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    pending_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def full(self) -> bool:
+        return len(self.errors) >= self.max_errors
+
+    def error(self, problem: LineProblem, line: int | None) -> None:
+        self.errors.append(
+            error_entry(problem.code, problem.message, param=problem.param, line=line)
+        )
+
+    def take(self, batch_id: str, line_no: int, offset: int, raw: bytes) -> None:
+        self.count += 1
+        if self.count > self.max_lines:
+            self.error(
+                LineProblem(
+                    "too_many_requests",
+                    f"The input file has more than the maximum of {self.max_lines} requests.",
+                ),
+                line_no,
+            )
+            return
+        checked = check_line(raw, self.endpoint)
+        if isinstance(checked, LineProblem):
+            self.error(checked, line_no)
+            return
+        if checked.custom_id in self.seen:
+            self.error(
+                LineProblem(
+                    "duplicate_custom_id",
+                    f"The custom_id '{checked.custom_id}' for this request is a duplicate of "
+                    "another request. The custom_id parameter must be unique for each request "
+                    "in a batch.",
+                    "custom_id",
+                ),
+                line_no,
+            )
+            return
+        self.seen.add(checked.custom_id)
+        if self.model is None:
+            self.model, self.model_line = checked.model, line_no
+        elif checked.model != self.model:
+            self.error(
+                LineProblem(
+                    "mismatched_model",
+                    f"The model '{checked.model}' for this request does not match the rest of "
+                    f"the batch ('{self.model}'). Each batch must contain requests for a single "
+                    "model.",
+                    "body.model",
+                ),
+                line_no,
+            )
+            return
+        if not self.errors:
+            self.pending_rows.append(
+                {
+                    "batch_id": batch_id,
+                    "line_no": line_no,
+                    "custom_id": checked.custom_id,
+                    "input_offset": offset,
+                    "input_length": len(raw),
+                }
+            )
+
+
+async def validate_batch(ctx: EngineContext, batch_id: str) -> None:
+    async with batch_lease(ctx, batch_id, _VALIDATABLE) as held:
+        if not held:
+            return
+        async with ctx.transaction() as session:
+            repo = EngineRepository(session)
+            batch = await repo.get_batch(batch_id)
+            assert batch is not None
+            input_key = await repo.input_key(batch.input_file_id)
+            await repo.delete_lines(batch_id)
+        if input_key is None:
+            scan = _Scan(batch.endpoint, 0, 1)
+            scan.error(LineProblem("file_not_found", "The input file was deleted."), None)
+        else:
+            scan = await _scan(ctx, batch, input_key)
+        await _conclude(ctx, batch, scan)
+
+
+async def _scan(ctx: EngineContext, batch: Batch, input_key: str) -> _Scan:
+    cfg = ctx.config
+    scan = _Scan(batch.endpoint, cfg.max_batch_lines, cfg.max_validation_errors)
+    async for line_no, offset, raw in aiter_lines(ctx.runtime.storage.read(input_key)):
+        if raw.strip():
+            scan.take(batch.id, line_no, offset, raw)
+        if scan.full:
+            break
+        if len(scan.pending_rows) >= _INSERT_CHUNK:
+            await _insert(ctx, scan)
+    if scan.count == 0 and not scan.errors:
+        scan.error(LineProblem("empty_file", "The input file contains no requests."), None)
+    if scan.model is not None and not scan.errors and ctx.router.resolve(scan.model) is None:
+        scan.error(
+            LineProblem(
+                "model_not_found",
+                f"No upstream is configured for model '{scan.model}'.",
+                "body.model",
+            ),
+            scan.model_line,
+        )
+    if not scan.errors:
+        await _insert(ctx, scan)
+    return scan
+
+
+async def _insert(ctx: EngineContext, scan: _Scan) -> None:
+    rows, scan.pending_rows = scan.pending_rows, []
+    if scan.errors:
+        return
+    async with ctx.transaction() as session:
+        await EngineRepository(session).insert_lines(rows)
+
+
+async def _conclude(ctx: EngineContext, batch: Batch, scan: _Scan) -> None:
+    now = now_s()
+    async with ctx.transaction() as session:
+        repo = EngineRepository(session)
+        if scan.errors:
+            await repo.delete_lines(batch.id)
+            failed = await repo.transition(
+                batch.id,
+                ctx.worker_id,
+                _VALIDATABLE,
+                {"status": BatchStatus.failed, "failed_at": now, "errors": scan.errors},
+            )
+            if failed:
+                log.info("batch %s failed validation (%d errors)", batch.id, len(scan.errors))
+            return
+        await repo.transition(
+            batch.id, ctx.worker_id, _VALIDATABLE, {"total": scan.count, "model": scan.model}
+        )
+        started = await repo.transition(
+            batch.id,
+            ctx.worker_id,
+            [BatchStatus.validating],
+            {"status": BatchStatus.in_progress, "in_progress_at": now},
+        )
+        if not started:
+            # cancelled while validating: finalize turns every line into batch_cancelled
+            outbox.defer(session, Job.finalize_batch, batch.id)
+    if started:
+        log.info("batch %s validated: %d requests for %s", batch.id, scan.count, scan.model)
+        ctx.work_available.set()
