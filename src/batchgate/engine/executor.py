@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 _FLUSH_AT = 256
 _ACTIVE_TTL_S = 1.0
-_TERMINAL_COLUMNS = {"lease_owner": None, "lease_token": None, "lease_expires_at_ms": None}
+# lease_owner stays: it records which worker answered the line
+_TERMINAL_COLUMNS = {"lease_token": None, "lease_expires_at_ms": None}
 
 
 class Executor:
