@@ -41,9 +41,16 @@ def run_offline() -> None:
         context.run_migrations()
 
 
+# Any constant works; it only has to be the same in every process that migrates.
+_MIGRATION_LOCK = 0x62617463  # "batc"
+
+
 def _run_sync(connection: Connection, url: str) -> None:
     _configure(connection, url)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # API replicas and workers may all migrate on start: one at a time
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         context.run_migrations()
 
 

@@ -7,6 +7,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from batchgate.errors import ConfigurationError
 
 # The repository keeps migrations/ beside src/ (editable installs and the Docker image both
 # ship the whole tree).
@@ -27,3 +32,17 @@ def upgrade(database_url: str) -> None:
 async def upgrade_async(database_url: str) -> None:
     # env.py runs its own event loop, so it needs a thread of its own
     await asyncio.to_thread(upgrade, database_url)
+
+
+async def check_schema(engine: AsyncEngine) -> None:
+    """Refuse to start on a database that is not at the latest schema, with the fix in words."""
+    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
+    async with engine.connect() as connection:
+        current = await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+    if current != head:
+        raise ConfigurationError(
+            f"the database schema is at {current or 'nothing'}, not {head}: run `batchgate migrate` "
+            "(or set BATCHGATE_MIGRATE_ON_START=true)"
+        )

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     #: `file:///path` or a plain path; default: `files/` in the data dir.
     storage_url: str | None = None
+    #: Run `batchgate migrate` on start; default: yes on SQLite, no elsewhere.
+    migrate_on_start: bool | None = None
 
     # --- tenants ---------------------------------------------------------------------------
     #: Bootstrap API keys; each is its own tenant. Comma-separated.
@@ -98,6 +100,12 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_storage_url(self) -> str:
         return self.storage_url or (self.data_dir / "files").resolve().as_uri()
+
+    @property
+    def should_migrate_on_start(self) -> bool:
+        if self.migrate_on_start is not None:
+            return self.migrate_on_start
+        return self.resolved_database_url.startswith("sqlite")
 
     @property
     def embedded(self) -> bool:

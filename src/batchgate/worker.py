@@ -16,12 +16,11 @@ from typing import Any
 from arq.worker import Worker, func
 
 from batchgate.app import build_runtime
-from batchgate.db.engine import is_sqlite
 from batchgate.engine.context import EngineContext
 from batchgate.engine.jobs import run_job
 from batchgate.engine.runner import EngineRunner, build_context
 from batchgate.errors import ConfigurationError
-from batchgate.migrate import upgrade_async
+from batchgate.migrate import check_schema, upgrade_async
 from batchgate.queue.base import Job
 from batchgate.queue.local import LocalQueue
 from batchgate.queue.redis_queue import (
@@ -110,8 +109,9 @@ async def run_worker(settings: Settings) -> None:
         raise ConfigurationError("batchgate worker needs BATCHGATE_REDIS_URL")
     queue = RedisQueue(settings.redis_url)
     runtime = build_runtime(settings, queue)
-    if is_sqlite(settings.resolved_database_url):
+    if settings.should_migrate_on_start:
         await upgrade_async(settings.resolved_database_url)
+    await check_schema(runtime.db)
     local = LocalQueue()
     engine = build_context(runtime, local)
     runner = EngineRunner(engine, local)

@@ -196,10 +196,11 @@ async def delete(session: AsyncSession, storage: Storage, tenant_id: str, file_i
     row = await get(session, tenant_id, file_id)
     repo = FileRepository(session)
     await repo.mark_deleted(file_id, now_s())
-    if row.storage_key and not await repo.is_input_of_open_batch(file_id):
+    key = row.storage_key  # read first: forget_storage also sets row.storage_key to None
+    if key and not await repo.is_input_of_open_batch(file_id):
         await repo.forget_storage(file_id)
         await session.flush()
-        await storage.delete(row.storage_key)
+        await storage.delete(key)
 
 
 async def content(
