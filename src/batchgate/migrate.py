@@ -43,6 +43,7 @@ async def check_schema(engine: AsyncEngine) -> None:
         )
     if current != head:
         raise ConfigurationError(
-            f"the database schema is at {current or 'nothing'}, not {head}: run `batchgate migrate` "
+            f"the database schema is at {current or 'nothing'}, not {head}: "
+            "run `batchgate migrate` "
             "(or set BATCHGATE_MIGRATE_ON_START=true)"
         )
