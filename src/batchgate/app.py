@@ -13,7 +13,6 @@ from batchgate.auth.service import ensure_bootstrap_keys
 from batchgate.engine.runner import EngineRunner, build_context
 from batchgate.http import exception_handlers
 from batchgate.http.request_id import RequestIdMiddleware
-from batchgate.migrate import check_schema, upgrade_async
 from batchgate.queue.base import JobQueue
 from batchgate.queue.local import LocalQueue
 from batchgate.queue.redis_queue import RedisQueue
@@ -40,9 +39,6 @@ def create_app(settings: Settings) -> FastAPI:
         local = LocalQueue()
         queue: JobQueue = local if settings.embedded else RedisQueue(settings.redis_url or "")
         runtime = build_runtime(settings, queue)
-        if settings.should_migrate_on_start:
-            await upgrade_async(settings.resolved_database_url)
-        await check_schema(runtime.db)
         await ensure_bootstrap_keys(
             runtime.sessionmaker, [key.get_secret_value() for key in settings.api_keys]
         )

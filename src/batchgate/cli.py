@@ -17,7 +17,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
     from batchgate.app import create_app
+    from batchgate.migrate import prepare_database
 
+    # Configuration problems surface here as one clear line, not as a lifespan traceback.
+    _run(prepare_database(settings.resolved_database_url, migrate=settings.should_migrate_on_start))
+    if settings.embedded:
+        from batchgate.engine.runner import load_configured_router
+
+        load_configured_router(settings)
     uvicorn.run(
         create_app(settings),
         host=args.host,

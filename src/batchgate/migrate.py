@@ -34,6 +34,19 @@ async def upgrade_async(database_url: str) -> None:
     await asyncio.to_thread(upgrade, database_url)
 
 
+async def prepare_database(database_url: str, *, migrate: bool) -> None:
+    """Migrate if asked, then make sure the schema is current (before any process starts)."""
+    from batchgate.db.engine import create_engine
+
+    if migrate:
+        await upgrade_async(database_url)
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        await check_schema(engine)
+    finally:
+        await engine.dispose()
+
+
 async def check_schema(engine: AsyncEngine) -> None:
     """Refuse to start on a database that is not at the latest schema, with the fix in words."""
     head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()

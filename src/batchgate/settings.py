@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     #: `file:///path` or a plain path; default: `files/` in the data dir.
     storage_url: str | None = None
-    #: Run `batchgate migrate` on start; default: yes on SQLite, no elsewhere.
+    #: Run `batchgate migrate` on start; default: yes for SQLite or a single process (no Redis).
     migrate_on_start: bool | None = None
 
     # --- tenants ---------------------------------------------------------------------------
@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     def should_migrate_on_start(self) -> bool:
         if self.migrate_on_start is not None:
             return self.migrate_on_start
-        return self.resolved_database_url.startswith("sqlite")
+        return self.embedded or self.resolved_database_url.startswith("sqlite")
 
     @property
     def embedded(self) -> bool:

@@ -20,7 +20,7 @@ from batchgate.engine.context import EngineContext
 from batchgate.engine.jobs import run_job
 from batchgate.engine.runner import EngineRunner, build_context
 from batchgate.errors import ConfigurationError
-from batchgate.migrate import check_schema, upgrade_async
+from batchgate.migrate import prepare_database
 from batchgate.queue.base import Job
 from batchgate.queue.local import LocalQueue
 from batchgate.queue.redis_queue import (
@@ -109,9 +109,7 @@ async def run_worker(settings: Settings) -> None:
         raise ConfigurationError("batchgate worker needs BATCHGATE_REDIS_URL")
     queue = RedisQueue(settings.redis_url)
     runtime = build_runtime(settings, queue)
-    if settings.should_migrate_on_start:
-        await upgrade_async(settings.resolved_database_url)
-    await check_schema(runtime.db)
+    await prepare_database(settings.resolved_database_url, migrate=settings.should_migrate_on_start)
     local = LocalQueue()
     engine = build_context(runtime, local)
     runner = EngineRunner(engine, local)

@@ -14,7 +14,7 @@ from batchgate.engine.reconciler import run_reconciler
 from batchgate.queue.local import LocalQueue
 from batchgate.runtime import Runtime
 from batchgate.settings import Settings
-from batchgate.upstream import RetryPolicy, UpstreamClient, load_router
+from batchgate.upstream import RetryPolicy, Router, UpstreamClient, load_router
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,9 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
-def build_context(runtime: Runtime, local_jobs: LocalQueue) -> EngineContext:
+def load_configured_router(settings: Settings) -> Router:
     """Raises ConfigurationError for a bad routes file: better at start than per batch."""
-    settings = runtime.settings
-    router = load_router(
+    return load_router(
         default_url=settings.upstream_url,
         default_api_key=(
             settings.upstream_api_key.get_secret_value() if settings.upstream_api_key else None
@@ -40,6 +39,11 @@ def build_context(runtime: Runtime, local_jobs: LocalQueue) -> EngineContext:
         default_timeout_seconds=settings.upstream_timeout_seconds,
         default_max_concurrency=settings.upstream_max_concurrency,
     )
+
+
+def build_context(runtime: Runtime, local_jobs: LocalQueue) -> EngineContext:
+    settings = runtime.settings
+    router = load_configured_router(settings)
     retry = RetryPolicy(
         max_attempts=settings.max_attempts,
         base_seconds=settings.retry_base_seconds,
