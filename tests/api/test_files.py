@@ -7,9 +7,10 @@ from pathlib import Path
 
 import openai
 import pytest
+from openai.types import FilePurpose
 
-from conftest import Stack
 from support.api import embedding_lines, jsonl, new_async_client, new_client, new_key, raw_http
+from support.stacks import Stack
 
 DAY = 86400
 BATCH_LINES = jsonl(embedding_lines(3))
@@ -161,10 +162,12 @@ class TestDelete:
 
 
 class TestList:
-    def _upload(self, client: openai.OpenAI, count: int, purpose: str = "batch") -> list[str]:
+    def _upload(
+        self, client: openai.OpenAI, count: int, purpose: FilePurpose = "batch"
+    ) -> list[str]:
         data = BATCH_LINES if purpose == "batch" else b"data"
         return [
-            client.files.create(file=(f"f{i}.jsonl", data), purpose=purpose).id  # type: ignore[arg-type]
+            client.files.create(file=(f"f{i}.jsonl", data), purpose=purpose).id
             for i in range(count)
         ]
 

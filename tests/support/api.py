@@ -1,79 +1,43 @@
 """Helpers for the API conformance suite (tests/api): tenants, raw HTTP, uploads, polling.
 
-Every test gets tenants of its own. The bootstrap key pool in `conftest.KEY_POOL` is far
-smaller than the number of tests in this suite, so tenants are minted the way
-`batchgate keys create` does (one tenant per key, straight into the stack's database), a batch
-at a time; the running server authenticates them like any other key.
+Every test gets tenants of its own, from the stack's pool of bootstrap keys.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 from openai import AsyncOpenAI, OpenAI
 from openai.types import Batch, FileObject
 
-if TYPE_CHECKING:
-    from conftest import Stack
+from support.stacks import Stack
 
-MINT_BATCH = 32
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
-
-_minted: dict[str, list[str]] = {}
-_mint_lock = threading.Lock()
-
-
-def _mint(database_url: str, count: int) -> list[str]:
-    from batchgate.auth.service import create_key
-    from batchgate.db.engine import create_engine, create_sessionmaker
-    from batchgate.db.session import session_scope
-
-    async def mint() -> list[str]:
-        engine = create_engine(database_url, pool_size=1)
-        try:
-            async with session_scope(create_sessionmaker(engine)) as session:
-                return [(await create_key(session, "api-suite")).key for _ in range(count)]
-        finally:
-            await engine.dispose()
-
-    # a thread of its own, so async tests (which already run a loop) can mint too
-    result: list[list[str]] = []
-    thread = threading.Thread(target=lambda: result.append(asyncio.run(mint())))
-    thread.start()
-    thread.join()
-    assert result, "minting tenant keys failed (see the traceback above)"
-    return result[0]
 
 
 def new_key(stack: Stack) -> str:
     """The API key of a brand-new tenant on `stack`."""
-    with _mint_lock:
-        pool = _minted.setdefault(stack.database_url, [])
-        if not pool:
-            pool.extend(_mint(stack.database_url, MINT_BATCH))
-        return pool.pop()
+    return stack.new_key()
 
 
 def new_client(stack: Stack, key: str | None = None) -> OpenAI:
     """A sync SDK client (max_retries=0) for a fresh tenant, or for `key`."""
-    return stack.client(key or new_key(stack))
+    return stack.client(key)
 
 
 def new_async_client(stack: Stack, key: str | None = None) -> AsyncOpenAI:
-    return stack.async_client(key or new_key(stack))
+    return stack.async_client(key)
 
 
 def raw_http(stack: Stack, key: str | None) -> httpx.Client:
     """Plain httpx against `/v1`, authenticated with `key` (no Authorization header if None)."""
     headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
-    return httpx.Client(base_url=stack.base_url + "/", headers=headers, timeout=30)
+    return httpx.Client(base_url=stack.base_url + "/", headers=headers, timeout=30, verify=False)
 
 
 def origin(stack: Stack) -> str:
@@ -147,6 +111,17 @@ def wait_for_batch(
     return batch
 
 
+def wait_for_upstream(stack: Stack, key: str, count: int = 1, timeout: float = 20.0) -> None:
+    """Poll until the fake upstream has received `count` requests whose `x_fake.key` is `key`
+    (counted on arrival, so a slow request is known to be in flight)."""
+    deadline = time.monotonic() + timeout
+    stats_url = f"http://127.0.0.1:{stack.upstream.port}/_fake/stats"
+    with httpx.Client(verify=False, timeout=5) as http:
+        while http.get(stats_url).json()["by_key"].get(key, 0) < count:
+            assert time.monotonic() < deadline, f"the upstream never saw {count} x {key!r}"
+            time.sleep(0.02)
+
+
 def settle(client: OpenAI, batch_ids: Iterable[str]) -> list[Batch]:
     """Wait for every batch to end, so no test leaves the engine writing files behind it."""
     return [wait_for_batch(client, batch_id) for batch_id in batch_ids]
@@ -154,13 +129,26 @@ def settle(client: OpenAI, batch_ids: Iterable[str]) -> list[Batch]:
 
 # --- assertions -----------------------------------------------------------------------------
 
+
+class Response(Protocol):
+    """What `assert_error` reads: an httpx response, or the SDK's (`APIStatusError.response`)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def text(self) -> str: ...
+    def json(self) -> Any: ...
+
+
 ERROR_KEYS = {"message", "type", "param", "code"}
 ANY: Any = object()
 """`assert_error(param=ANY)`: do not check that key."""
 
 
 def assert_error(
-    response: httpx.Response,
+    response: Response,
     status: int,
     *,
     param: str | None = ANY,

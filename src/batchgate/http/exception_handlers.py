@@ -55,6 +55,10 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
             "We could not parse the JSON body of your request. (HINT: This likely means you "
             "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)"
         )
+    if kind == "missing" and not param:  # no body at all: FastAPI reports loc ("body",)
+        return InvalidRequest(
+            "The request body is empty. (HINT: The OpenAI API expects a JSON payload.)"
+        )
     if kind == "missing":
         return InvalidRequest(
             f"Missing required parameter: '{param}'.",
