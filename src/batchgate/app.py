@@ -13,6 +13,7 @@ from batchgate.auth.service import ensure_bootstrap_keys
 from batchgate.engine.runner import EngineRunner, build_context
 from batchgate.http import exception_handlers
 from batchgate.http.request_id import RequestIdMiddleware
+from batchgate.observability import endpoint as metrics_endpoint
 from batchgate.queue.base import JobQueue
 from batchgate.queue.local import LocalQueue
 from batchgate.queue.redis_queue import RedisQueue
@@ -68,5 +69,6 @@ def create_app(settings: Settings) -> FastAPI:
     exception_handlers.install(app)
     app.include_router(api.router)
     app.include_router(health.router)
+    app.include_router(metrics_endpoint.router)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -8,8 +8,9 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from batchgate import __version__, logs
+from batchgate import __version__
 from batchgate.errors import ConfigurationError
+from batchgate.observability import logs
 from batchgate.settings import Settings, load_settings
 
 

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = 5.0
     claim_batch_size: int = 64
 
+    # --- observability ---------------------------------------------------------------------
+    #: `batchgate worker` serves its own /metrics on this port (the API serves /metrics itself).
+    worker_metrics_port: int | None = None
+
     # --- logging ---------------------------------------------------------------------------
     log_level: str = "INFO"
     log_json: bool = False

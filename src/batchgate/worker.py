@@ -14,6 +14,7 @@ import signal
 from typing import Any
 
 from arq.worker import Worker, func
+from prometheus_client import start_http_server
 
 from batchgate.app import build_runtime
 from batchgate.engine.context import EngineContext
@@ -117,6 +118,8 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    if settings.worker_metrics_port is not None:
+        start_http_server(settings.worker_metrics_port)
     await runner.start()
     consumer = asyncio.create_task(_consume(settings, engine, stopping))
     log.info("worker %s consuming %s", engine.worker_id, QUEUE_NAME)

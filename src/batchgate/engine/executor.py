@@ -20,7 +20,8 @@ from batchgate.engine.lines import request_body
 from batchgate.engine.repository import ActiveBatch, ClaimedLine, EngineRepository
 from batchgate.engine.results import Classifier, Outcome
 from batchgate.kit.clock import now_ms
-from batchgate.models import BatchStatus
+from batchgate.models import BatchStatus, LineState
+from batchgate.observability import metrics
 from batchgate.queue import outbox
 from batchgate.queue.base import Job
 from batchgate.upstream import Route, UpstreamError
@@ -28,6 +29,11 @@ from batchgate.upstream import Route, UpstreamError
 log = logging.getLogger(__name__)
 
 _FLUSH_AT = 256
+_OUTCOMES = {
+    LineState.succeeded: "succeeded",
+    LineState.failed: "failed",
+    LineState.pending: "retried",
+}
 _ACTIVE_TTL_S = 1.0
 # lease_owner stays: it records which worker answered the line
 _TERMINAL_COLUMNS = {"lease_token": None, "lease_expires_at_ms": None}
@@ -118,7 +124,12 @@ class Executor:
             if route is None:
                 if batch.id not in self._unroutable:
                     self._unroutable.add(batch.id)
-                    log.error("batch %s: no upstream routes model %s", batch.id, batch.model)
+                    log.error(
+                        "batch %s: no upstream routes model %s",
+                        batch.id,
+                        batch.model,
+                        extra={"batch_id": batch.id},
+                    )
                 continue
             free = self._free_slots(route)
             if free:
@@ -142,6 +153,7 @@ class Executor:
         )
         for line, raw in zip(lines, raws, strict=True):
             self.in_flight[route.upstream.name] += 1
+            metrics.IN_FLIGHT.labels(route.upstream.name).inc()
             task = asyncio.create_task(
                 self._send(batch, route, line, token, request_body(raw, route.model))
             )
@@ -155,6 +167,8 @@ class Executor:
         self, batch: ActiveBatch, route: Route, line: ClaimedLine, token: int, body: bytes
     ) -> None:
         deadline_ms = batch.expires_at * 1000
+        upstream = route.upstream.name
+        started = time.perf_counter()
         try:
             try:
                 response = await self.ctx.client.send(route, batch.endpoint, body)
@@ -166,11 +180,14 @@ class Executor:
                 values, deltas = self.classifier.response(
                     response, line.attempts, now_ms(), deadline_ms
                 )
+            metrics.UPSTREAM_SECONDS.labels(upstream).observe(time.perf_counter() - started)
+            metrics.line_counter(upstream, batch.model, _OUTCOMES[values["state"]]).inc()
             self.results.append(Outcome(line.id, token, batch.id, values, deltas))
             if len(self.results) >= _FLUSH_AT:
                 self.flush_due.set()
         finally:
-            self.in_flight[route.upstream.name] -= 1
+            self.in_flight[upstream] -= 1
+            metrics.IN_FLIGHT.labels(upstream).dec()
             self.slot_freed.set()
 
     # --- recording -----------------------------------------------------------------------------

@@ -55,7 +55,7 @@ async def finalize_batch(ctx: EngineContext, batch_id: str) -> None:
         try:
             await _commit(ctx, batch, final_status, output, errors)
         except _LostRace:
-            log.info("batch %s was finalized elsewhere", batch_id)
+            log.info("batch %s was finalized elsewhere", batch_id, extra={"batch_id": batch_id})
 
 
 async def _prepare(ctx: EngineContext, batch_id: str) -> tuple[Batch, BatchStatus] | None:
@@ -151,4 +151,4 @@ async def _commit(
         )
         if not ended:
             raise _LostRace
-    log.info("batch %s %s", batch.id, final_status.value)
+    log.info("batch %s %s", batch.id, final_status.value, extra={"batch_id": batch.id})

@@ -170,7 +170,12 @@ async def _conclude(ctx: EngineContext, batch: Batch, scan: _Scan) -> None:
                 {"status": BatchStatus.failed, "failed_at": now, "errors": scan.errors},
             )
             if failed:
-                log.info("batch %s failed validation (%d errors)", batch.id, len(scan.errors))
+                log.info(
+                    "batch %s failed validation (%d errors)",
+                    batch.id,
+                    len(scan.errors),
+                    extra={"batch_id": batch.id},
+                )
             return
         await repo.transition(
             batch.id, ctx.worker_id, _VALIDATABLE, {"total": scan.count, "model": scan.model}
@@ -185,5 +190,11 @@ async def _conclude(ctx: EngineContext, batch: Batch, scan: _Scan) -> None:
             # cancelled while validating: finalize turns every line into batch_cancelled
             outbox.defer(session, Job.finalize_batch, batch.id)
     if started:
-        log.info("batch %s validated: %d requests for %s", batch.id, scan.count, scan.model)
+        log.info(
+            "batch %s validated: %d requests for %s",
+            batch.id,
+            scan.count,
+            scan.model,
+            extra={"batch_id": batch.id},
+        )
         ctx.work_available.set()

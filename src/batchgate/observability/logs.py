@@ -1,4 +1,8 @@
-"""Logging set-up: readable lines by default, one JSON object per line when asked."""
+"""Logging set-up: readable lines by default, one JSON object per line when asked.
+
+Engine messages pass `extra={"batch_id": ...}`, which JSON lines carry as a field, so logs can
+be filtered by batch. Nothing logs API keys or request bodies.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 import logging
 import sys
 from typing import Any
+
+_CONTEXT_FIELDS = ("batch_id", "worker_id")
 
 
 class JsonFormatter(logging.Formatter):
@@ -16,6 +22,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for name in _CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                payload[name] = value
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return json.dumps(payload)
