@@ -49,6 +49,7 @@ class Executor:
         self.slot_freed = asyncio.Event()
         self.flush_due = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._closing = asyncio.Event()
         self._active: list[ActiveBatch] = []
         self._active_at = 0.0
         self._turn = 0
@@ -65,10 +66,14 @@ class Executor:
             await self._claim_loop()
         finally:
             await self._drain()
-            for task in (flusher, heartbeat):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            # the flusher is asked to stop, never cancelled: cancelling it mid-transaction would
+            # lose answers already received, and their lines would be sent again
+            self._closing.set()
+            self.flush_due.set()
+            await flusher
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
             await self._flush_all()
             await self._release()
 
@@ -193,7 +198,7 @@ class Executor:
     # --- recording -----------------------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
-        while True:
+        while not self._closing.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
                     self.flush_due.wait(), self.ctx.config.flush_interval_seconds

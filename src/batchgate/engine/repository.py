@@ -54,11 +54,9 @@ class EngineRepository:
             .where(
                 Batch.id == batch_id,
                 Batch.status.in_(list(statuses)),
-                or_(
-                    Batch.lease_owner.is_(None),
-                    Batch.lease_owner == owner,
-                    Batch.lease_expires_at_ms < now_ms,
-                ),
+                # not even `owner` may take it twice: a finalize (after a cancel) must not run
+                # beside this worker's own unfinished validate, nor release its lease
+                or_(Batch.lease_owner.is_(None), Batch.lease_expires_at_ms < now_ms),
             )
             .values(lease_owner=owner, lease_expires_at_ms=until_ms)
         )
@@ -124,6 +122,15 @@ class EngineRepository:
                 BatchRequest.batch_id == batch_id,
                 BatchRequest.state == LineState.pending,
                 BatchRequest.next_attempt_at_ms <= now_ms,
+                # the executor's list of active batches is cached: a batch cancelled or past
+                # its deadline since then must not get new sends; in-flight lines may finish
+                select(Batch.id)
+                .where(
+                    Batch.id == batch_id,
+                    Batch.status == BatchStatus.in_progress,
+                    Batch.expires_at > now_ms // 1000,
+                )
+                .exists(),
             )
             .limit(limit)
             .with_for_update(skip_locked=True)

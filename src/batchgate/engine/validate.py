@@ -19,7 +19,6 @@ from batchgate.engine.repository import EngineRepository
 from batchgate.files.jsonl_scan import aiter_lines
 from batchgate.kit.clock import now_s
 from batchgate.models import Batch, BatchStatus
-from batchgate.queue import outbox
 from batchgate.queue.base import Job
 
 log = logging.getLogger(__name__)
@@ -109,18 +108,26 @@ async def validate_batch(ctx: EngineContext, batch_id: str) -> None:
     async with batch_lease(ctx, batch_id, _VALIDATABLE) as held:
         if not held:
             return
-        async with ctx.transaction() as session:
-            repo = EngineRepository(session)
-            batch = await repo.get_batch(batch_id)
-            assert batch is not None
-            input_key = await repo.input_key(batch.input_file_id)
-            await repo.delete_lines(batch_id)
-        if input_key is None:
-            scan = _Scan(batch.endpoint, 0, 1)
-            scan.error(LineProblem("file_not_found", "The input file was deleted."), None)
-        else:
-            scan = await _scan(ctx, batch, input_key)
-        await _conclude(ctx, batch, scan)
+        cancelled = await _validate(ctx, batch_id)
+    if cancelled:
+        # only now, with our lease released, can finalize turn the lines into batch_cancelled
+        await ctx.runtime.queue.enqueue(Job.finalize_batch, batch_id)
+
+
+async def _validate(ctx: EngineContext, batch_id: str) -> bool:
+    """Scan and conclude; True when the batch was cancelled while being validated."""
+    async with ctx.transaction() as session:
+        repo = EngineRepository(session)
+        batch = await repo.get_batch(batch_id)
+        assert batch is not None
+        input_key = await repo.input_key(batch.input_file_id)
+        await repo.delete_lines(batch_id)
+    if input_key is None:
+        scan = _Scan(batch.endpoint, 0, 1)
+        scan.error(LineProblem("file_not_found", "The input file was deleted."), None)
+    else:
+        scan = await _scan(ctx, batch, input_key)
+    return await _conclude(ctx, batch, scan)
 
 
 async def _scan(ctx: EngineContext, batch: Batch, input_key: str) -> _Scan:
@@ -157,7 +164,7 @@ async def _insert(ctx: EngineContext, scan: _Scan) -> None:
         await EngineRepository(session).insert_lines(rows)
 
 
-async def _conclude(ctx: EngineContext, batch: Batch, scan: _Scan) -> None:
+async def _conclude(ctx: EngineContext, batch: Batch, scan: _Scan) -> bool:
     now = now_s()
     async with ctx.transaction() as session:
         repo = EngineRepository(session)
@@ -176,7 +183,7 @@ async def _conclude(ctx: EngineContext, batch: Batch, scan: _Scan) -> None:
                     len(scan.errors),
                     extra={"batch_id": batch.id},
                 )
-            return
+            return False
         await repo.transition(
             batch.id, ctx.worker_id, _VALIDATABLE, {"total": scan.count, "model": scan.model}
         )
@@ -186,9 +193,6 @@ async def _conclude(ctx: EngineContext, batch: Batch, scan: _Scan) -> None:
             [BatchStatus.validating],
             {"status": BatchStatus.in_progress, "in_progress_at": now},
         )
-        if not started:
-            # cancelled while validating: finalize turns every line into batch_cancelled
-            outbox.defer(session, Job.finalize_batch, batch.id)
     if started:
         log.info(
             "batch %s validated: %d requests for %s",
@@ -198,3 +202,4 @@ async def _conclude(ctx: EngineContext, batch: Batch, scan: _Scan) -> None:
             extra={"batch_id": batch.id},
         )
         ctx.work_available.set()
+    return not started
