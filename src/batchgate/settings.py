@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     retry_max_seconds: float = 60.0
     lease_seconds: float = 30.0
     reconcile_interval_seconds: float = 5.0
-    claim_batch_size: int = 64
+    claim_batch_size: int = 256
 
     # --- observability ---------------------------------------------------------------------
     #: `batchgate worker` serves its own /metrics on this port (the API serves /metrics itself).

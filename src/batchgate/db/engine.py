@@ -22,8 +22,11 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine for `url`, with the SQLite settings that make concurrent use safe."""
     if not is_sqlite(url):
+        # No pre-ping: it costs a round trip per transaction on the hot path. A connection that
+        # died with a server restart fails its statement instead; SQLAlchemy then discards the
+        # pool and every engine loop retries.
         return create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
         )
     sqlite_path = make_url(url).database
     if sqlite_path and sqlite_path != ":memory:":

@@ -20,7 +20,7 @@ from batchgate.upstream import RetryPolicy, Router, UpstreamClient
 class EngineConfig:
     max_batch_lines: int = 50_000
     lease_seconds: float = 30.0
-    claim_batch_size: int = 64
+    claim_batch_size: int = 256
     reconcile_interval_seconds: float = 5.0
     #: how often an idle executor looks for work nobody woke it for
     poll_interval_seconds: float = 0.5

@@ -53,6 +53,7 @@ class Executor:
         self._active: list[ActiveBatch] = []
         self._active_at = 0.0
         self._turn = 0
+        self._room = False
         self._unroutable: set[str] = set()
 
     def stop(self) -> None:
@@ -86,8 +87,10 @@ class Executor:
             except Exception:
                 log.exception("claiming lines failed; retrying")
                 claimed = 0
-            timeout = self.ctx.config.poll_interval_seconds if claimed == 0 else 0.05
-            await self._wait(timeout)
+            if claimed and self._room:
+                continue  # slots are still free and there was work: claim again at once
+            # idle: poll; full: wake as soon as a slot frees
+            await self._wait(self.ctx.config.poll_interval_seconds)
 
     async def _wait(self, seconds: float) -> None:
         self.slot_freed.clear()
@@ -124,6 +127,7 @@ class Executor:
             return 0
         self._turn = (self._turn + 1) % len(batches)
         claimed = 0
+        self._room = False
         for batch in batches[self._turn :] + batches[: self._turn]:  # round-robin across batches
             route = self.ctx.router.resolve(batch.model)
             if route is None:
@@ -138,9 +142,11 @@ class Executor:
                 continue
             free = self._free_slots(route)
             if free:
-                claimed += await self._claim(
-                    batch, route, min(free, self.ctx.config.claim_batch_size)
-                )
+                wanted = min(free, self.ctx.config.claim_batch_size)
+                got = await self._claim(batch, route, wanted)
+                claimed += got
+                # a full claim means this batch may have more; fewer means it is drained for now
+                self._room = self._room or (got == wanted and self._free_slots(route) > 0)
         return claimed
 
     async def _claim(self, batch: ActiveBatch, route: Route, limit: int) -> int:
@@ -158,7 +164,7 @@ class Executor:
         )
         for line, raw in zip(lines, raws, strict=True):
             self.in_flight[route.upstream.name] += 1
-            metrics.IN_FLIGHT.labels(route.upstream.name).inc()
+            metrics.in_flight(route.upstream.name).inc()
             task = asyncio.create_task(
                 self._send(batch, route, line, token, request_body(raw, route.model))
             )
@@ -185,14 +191,14 @@ class Executor:
                 values, deltas = self.classifier.response(
                     response, line.attempts, now_ms(), deadline_ms
                 )
-            metrics.UPSTREAM_SECONDS.labels(upstream).observe(time.perf_counter() - started)
+            metrics.upstream_seconds(upstream).observe(time.perf_counter() - started)
             metrics.line_counter(upstream, batch.model, _OUTCOMES[values["state"]]).inc()
             self.results.append(Outcome(line.id, token, batch.id, values, deltas))
             if len(self.results) >= _FLUSH_AT:
                 self.flush_due.set()
         finally:
             self.in_flight[upstream] -= 1
-            metrics.IN_FLIGHT.labels(upstream).dec()
+            metrics.in_flight(upstream).dec()
             self.slot_freed.set()
 
     # --- recording -----------------------------------------------------------------------------

@@ -10,8 +10,9 @@ import hashlib
 
 import orjson
 
+from batchgate.engine.repository import FinishedLine
 from batchgate.kit.ids import batch_request_id
-from batchgate.models import BatchRequest, LineState
+from batchgate.models import LineState
 
 _NOT_RUN = {
     LineState.cancelled: (
@@ -25,14 +26,14 @@ _NOT_RUN = {
 }
 
 
-def _request_id(batch_id: str, row: BatchRequest) -> str:
+def _request_id(batch_id: str, row: FinishedLine) -> str:
     if row.request_id:
         return row.request_id
     # the upstream sent none: derive one, so finalizing twice writes identical bytes
     return hashlib.blake2b(f"{batch_id}:{row.line_no}:req".encode(), digest_size=16).hexdigest()
 
 
-def render(batch_id: str, row: BatchRequest) -> tuple[bool, bytes]:
+def render(batch_id: str, row: FinishedLine) -> tuple[bool, bytes]:
     """(goes to the output file?, the JSONL line with its newline)."""
     head = b'{"id":%s,"custom_id":%s,' % (
         orjson.dumps(batch_request_id(batch_id, row.line_no)),

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from batchgate.models import Batch, BatchRequest, BatchStatus, LineState, StoredFile
 
 _lines = cast(Table, BatchRequest.__table__)
+_COPY_COLUMNS = ("batch_id", "line_no", "custom_id", "input_offset", "input_length")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,18 @@ class ClaimedLine:
     input_offset: int
     input_length: int
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedLine:
+    line_no: int
+    custom_id: str
+    state: str
+    status_code: int | None
+    request_id: str | None
+    response_body: str | None
+    error_code: str | None
+    error_message: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +118,27 @@ class EngineRepository:
         await self.session.execute(delete(BatchRequest).where(BatchRequest.batch_id == batch_id))
 
     async def insert_lines(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
+        """New pending lines. On PostgreSQL through COPY: ~10x faster than INSERTs for the
+        tens of thousands of rows a large batch brings."""
+        connection = await self.session.connection()
+        if connection.dialect.name != "postgresql":
             await self.session.execute(insert(_lines), list(rows))
+            return
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            _lines.name,
+            columns=[*_COPY_COLUMNS, "state", "attempts", "next_attempt_at_ms"],
+            records=[
+                (*(row[c] for c in _COPY_COLUMNS), LineState.pending.value, 0, 0) for row in rows
+            ],
+        )
+
+    async def refresh_line_statistics(self) -> None:
+        """Tell PostgreSQL's planner a batch's worth of rows arrived, so claims use the index
+        from the first one on instead of scanning until autovacuum gets round to it."""
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            await connection.exec_driver_sql(f"ANALYZE {_lines.name}")
 
     async def claim_lines(
         self, batch_id: str, owner: str, token: int, limit: int, now_ms: int, until_ms: int
@@ -254,16 +286,25 @@ class EngineRepository:
 
     async def finished_lines(
         self, batch_id: str, after_line: int, limit: int
-    ) -> Sequence[BatchRequest]:
-        """Terminal lines in line order, one keyset page at a time (bounded memory)."""
-        return (
-            await self.session.scalars(
-                select(BatchRequest)
-                .where(BatchRequest.batch_id == batch_id, BatchRequest.line_no > after_line)
-                .order_by(BatchRequest.line_no)
-                .limit(limit)
+    ) -> list[FinishedLine]:
+        """Terminal lines in line order, one keyset page at a time (bounded memory); only the
+        columns an output line needs, not whole ORM objects."""
+        rows = await self.session.execute(
+            select(
+                BatchRequest.line_no,
+                BatchRequest.custom_id,
+                BatchRequest.state,
+                BatchRequest.status_code,
+                BatchRequest.request_id,
+                BatchRequest.response_body,
+                BatchRequest.error_code,
+                BatchRequest.error_message,
             )
-        ).all()
+            .where(BatchRequest.batch_id == batch_id, BatchRequest.line_no > after_line)
+            .order_by(BatchRequest.line_no)
+            .limit(limit)
+        )
+        return [FinishedLine(*row) for row in rows.tuples()]
 
     # --- scheduling ----------------------------------------------------------------------------
 

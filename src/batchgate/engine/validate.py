@@ -7,6 +7,7 @@ to `in_progress` (or `failed`) only at the end, in one compare-and-set.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from batchgate.queue.base import Job
 
 log = logging.getLogger(__name__)
 
-_INSERT_CHUNK = 2000
+_INSERT_CHUNK = 5000
 _VALIDATABLE = (BatchStatus.validating, BatchStatus.cancelling)
 
 
@@ -49,6 +50,11 @@ class _Scan:
         self.errors.append(
             error_entry(problem.code, problem.message, param=problem.param, line=line)
         )
+
+    def take_rows(self) -> list[dict[str, Any]]:
+        """The rows to insert so far (none once any error is known: the batch will fail)."""
+        rows, self.pending_rows = self.pending_rows, []
+        return [] if self.errors else rows
 
     def take(self, batch_id: str, line_no: int, offset: int, raw: bytes) -> None:
         self.count += 1
@@ -133,13 +139,22 @@ async def _validate(ctx: EngineContext, batch_id: str) -> bool:
 async def _scan(ctx: EngineContext, batch: Batch, input_key: str) -> _Scan:
     cfg = ctx.config
     scan = _Scan(batch.endpoint, cfg.max_batch_lines, cfg.max_validation_errors)
-    async for line_no, offset, raw in aiter_lines(ctx.runtime.storage.read(input_key)):
-        if raw.strip():
-            scan.take(batch.id, line_no, offset, raw)
-        if scan.full:
-            break
-        if len(scan.pending_rows) >= _INSERT_CHUNK:
-            await _insert(ctx, scan)
+    # One insert runs in the background while the scan goes on: the database and the JSON
+    # parsing overlap instead of taking turns.
+    inserting: asyncio.Task[None] | None = None
+    try:
+        async for line_no, offset, raw in aiter_lines(ctx.runtime.storage.read(input_key)):
+            if raw.strip():
+                scan.take(batch.id, line_no, offset, raw)
+            if scan.full:
+                break
+            if len(scan.pending_rows) >= _INSERT_CHUNK:
+                if inserting is not None:
+                    await inserting
+                inserting = asyncio.create_task(_insert(ctx, scan.take_rows()))
+    finally:
+        if inserting is not None:
+            await inserting
     if scan.count == 0 and not scan.errors:
         scan.error(LineProblem("empty_file", "The input file contains no requests."), None)
     if scan.model is not None and not scan.errors and ctx.router.resolve(scan.model) is None:
@@ -152,16 +167,14 @@ async def _scan(ctx: EngineContext, batch: Batch, input_key: str) -> _Scan:
             scan.model_line,
         )
     if not scan.errors:
-        await _insert(ctx, scan)
+        await _insert(ctx, scan.take_rows())
     return scan
 
 
-async def _insert(ctx: EngineContext, scan: _Scan) -> None:
-    rows, scan.pending_rows = scan.pending_rows, []
-    if scan.errors:
-        return
-    async with ctx.transaction() as session:
-        await EngineRepository(session).insert_lines(rows)
+async def _insert(ctx: EngineContext, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        async with ctx.transaction() as session:
+            await EngineRepository(session).insert_lines(rows)
 
 
 async def _conclude(ctx: EngineContext, batch: Batch, scan: _Scan) -> bool:
@@ -194,6 +207,8 @@ async def _conclude(ctx: EngineContext, batch: Batch, scan: _Scan) -> bool:
             {"status": BatchStatus.in_progress, "in_progress_at": now},
         )
     if started:
+        async with ctx.transaction() as session:
+            await EngineRepository(session).refresh_line_statistics()
         log.info(
             "batch %s validated: %d requests for %s",
             batch.id,

@@ -42,10 +42,22 @@ OLDEST_WAITING = Gauge(
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
+# Bound children, cached: the executor updates these for every line, and `labels()` is not free.
+
+
 @lru_cache(maxsize=4096)
 def line_counter(upstream: str, model: str, outcome: str) -> Counter:
-    """Bound children, cached: the executor counts on its hot path."""
     return LINES.labels(upstream=upstream, model=model, outcome=outcome)
+
+
+@lru_cache(maxsize=256)
+def upstream_seconds(upstream: str) -> Histogram:
+    return UPSTREAM_SECONDS.labels(upstream=upstream)
+
+
+@lru_cache(maxsize=256)
+def in_flight(upstream: str) -> Gauge:
+    return IN_FLIGHT.labels(upstream=upstream)
 
 
 async def refresh_database_gauges(session: AsyncSession) -> None:
