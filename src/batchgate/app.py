@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from batchgate import __version__, api, health
+from batchgate import __version__, api, health, ui
 from batchgate.auth.service import ensure_bootstrap_keys
 from batchgate.engine.runner import EngineRunner, build_context
 from batchgate.http import exception_handlers
@@ -70,5 +70,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api.router)
     app.include_router(health.router)
     app.include_router(metrics_endpoint.router)
+    app.include_router(ui.router)
     app.add_middleware(RequestIdMiddleware)
     return app

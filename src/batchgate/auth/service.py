@@ -42,6 +42,18 @@ async def authenticate(session: AsyncSession, authorization: str | None) -> str:
     return tenant_id
 
 
+async def authenticate_key_hash(session: AsyncSession, key_hash: str | None) -> str:
+    """The tenant id behind a key's SHA-256 digest (the dashboard's cookie), or
+    AuthenticationFailed. A revoked key's digest no longer authenticates."""
+    digest = (key_hash or "").strip().lower()
+    if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+        raise AuthenticationFailed()
+    tenant_id = await AuthRepository(session).tenant_for_key_hash(digest)
+    if tenant_id is None:
+        raise AuthenticationFailed()
+    return tenant_id
+
+
 def _new_key_rows(key: str, name: str, tenant_id: str, tenant_name: str) -> tuple[Tenant, ApiKey]:
     now = now_s()
     key_hash = hash_key(key)

@@ -3,6 +3,8 @@
 `{"error": {"message", "type", "param", "code"}}` — for our own errors, for unknown routes
 (404) and wrong methods (405), for request validation (400 naming the parameter, never
 FastAPI's 422 shape) and, as a last resort, for bugs (a bare 500 that reveals nothing).
+Under `/ui` the same errors render as the dashboard's HTML page instead (`ui.render`), and
+an authentication failure there is a redirect to the login page.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from batchgate.errors import (
@@ -22,6 +24,7 @@ from batchgate.errors import (
     PayloadTooLarge,
     RouteNotFound,
 )
+from batchgate.ui import render as ui_render
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,13 @@ def error_response(error: BatchgateError) -> JSONResponse:
     }
     headers = {"x-should-retry": "false"} if error.status_code < 500 else None
     return JSONResponse(body, status_code=error.status_code, headers=headers)
+
+
+def render(request: Request, error: BatchgateError) -> Response:
+    """The dashboard gets HTML; every other path gets the OpenAI envelope."""
+    if ui_render.handles(request):
+        return ui_render.error_page(request, error)
+    return error_response(error)
 
 
 def _param_name(loc: tuple[Any, ...]) -> str | None:
@@ -76,30 +86,30 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
 
 
 def install(app: FastAPI) -> None:
-    async def on_batchgate_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_batchgate_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, BatchgateError)
-        return error_response(exc)
+        return render(request, exc)
 
-    async def on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return error_response(validation_error(exc))
+        return render(request, validation_error(exc))
 
-    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         method, path = request.method, request.url.path
         if exc.status_code == 404:
-            return error_response(RouteNotFound(method, path))
+            return render(request, RouteNotFound(method, path))
         if exc.status_code == 405:
-            return error_response(MethodNotAllowed(method, path))
+            return render(request, MethodNotAllowed(method, path))
         if exc.status_code == 413:
-            return error_response(PayloadTooLarge())
+            return render(request, PayloadTooLarge())
         error = BatchgateError(str(exc.detail))
         error.status_code = exc.status_code  # type: ignore[misc]
-        return error_response(error)
+        return render(request, error)
 
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error_response(BatchgateError())
+        return render(request, BatchgateError())
 
     app.add_exception_handler(BatchgateError, on_batchgate_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
