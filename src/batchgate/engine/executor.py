@@ -13,7 +13,8 @@ import contextlib
 import logging
 import secrets
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
+from typing import NamedTuple
 
 from batchgate.engine.context import EngineContext
 from batchgate.engine.lines import request_body
@@ -39,11 +40,24 @@ _ACTIVE_TTL_S = 1.0
 _TERMINAL_COLUMNS = {"lease_token": None, "lease_expires_at_ms": None}
 
 
+class _Ready(NamedTuple):
+    batch: ActiveBatch
+    route: Route
+    line: ClaimedLine
+    token: int
+    body: bytes
+
+
 class Executor:
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
         self.classifier = Classifier(ctx.retry)
         self.in_flight: defaultdict[str, int] = defaultdict(int)
+        #: claimed lines waiting for a free slot, per upstream
+        self.ready: defaultdict[str, deque[_Ready]] = defaultdict(deque)
+        #: batches seen leaving in_progress: their reserved lines are handed back, not sent
+        self._halted: set[str] = set()
+        self._unsent: list[int] = []
         self.results: list[Outcome] = []
         self.tasks: set[asyncio.Task[None]] = set()
         self.slot_freed = asyncio.Event()
@@ -112,14 +126,25 @@ class Executor:
         async with self.ctx.transaction() as session:
             self._active = await EngineRepository(session).active_batches()
         self._active_at = time.monotonic()
+        active = {batch.id for batch in self._active}
+        reserved = {item.batch.id for ready in self.ready.values() for item in ready}
+        self._halted = reserved - active
+        for ready in self.ready.values():  # send nothing more for batches no longer running
+            self._drop_halted(ready)
         return self._active
 
-    def _free_slots(self, route: Route) -> int:
-        upstream = route.upstream
-        free = upstream.max_concurrency - self.in_flight[upstream.name]
+    def _refill_size(self, route: Route) -> int:
         # refill in chunks, not one line per freed slot: each claim is a database round trip
-        threshold = max(1, min(self.ctx.config.claim_batch_size, upstream.max_concurrency // 4))
-        return free if free >= threshold else 0
+        return max(1, min(self.ctx.config.claim_batch_size, route.upstream.max_concurrency // 4))
+
+    def _free_slots(self, route: Route) -> int:
+        """How many lines to claim now. A small reserve (one refill) is claimed ahead, so a
+        finished request is replaced at once instead of after the next claim's round trip."""
+        upstream = route.upstream
+        refill = self._refill_size(route)
+        held = self.in_flight[upstream.name] + len(self.ready[upstream.name])
+        free = upstream.max_concurrency + refill - held
+        return free if free >= refill else 0
 
     async def _claim_round(self) -> int:
         batches = await self._active_batches()
@@ -162,21 +187,37 @@ class Executor:
         raws = await self.ctx.runtime.storage.read_ranges(
             batch.input_key, [(line.input_offset, line.input_length) for line in lines]
         )
+        ready = self.ready[route.upstream.name]
         for line, raw in zip(lines, raws, strict=True):
-            self.in_flight[route.upstream.name] += 1
-            metrics.in_flight(route.upstream.name).inc()
-            task = asyncio.create_task(
-                self._send(batch, route, line, token, request_body(raw, route.model))
-            )
+            ready.append(_Ready(batch, route, line, token, request_body(raw, route.model)))
+        self._dispatch(route)
+        return len(lines)
+
+    def _drop_halted(self, ready: deque[_Ready]) -> None:
+        kept = [item for item in ready if item.batch.id not in self._halted]
+        self._unsent += [item.line.id for item in ready if item.batch.id in self._halted]
+        ready.clear()
+        ready.extend(kept)
+
+    def _dispatch(self, route: Route) -> None:
+        """Start sends from the reserve while the upstream has free slots (no I/O here)."""
+        name, limit = route.upstream.name, route.upstream.max_concurrency
+        ready = self.ready[name]
+        while ready and self.in_flight[name] < limit and not self._stopping.is_set():
+            item = ready.popleft()
+            if item.batch.id in self._halted:
+                self._unsent.append(item.line.id)  # cancelled or ended since it was claimed
+                continue
+            self.in_flight[name] += 1
+            metrics.in_flight(name).inc()
+            task = asyncio.create_task(self._send(item))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-        return len(lines)
 
     # --- sending -------------------------------------------------------------------------------
 
-    async def _send(
-        self, batch: ActiveBatch, route: Route, line: ClaimedLine, token: int, body: bytes
-    ) -> None:
+    async def _send(self, item: _Ready) -> None:
+        batch, route, line, token, body = item
         deadline_ms = batch.expires_at * 1000
         upstream = route.upstream.name
         started = time.perf_counter()
@@ -199,6 +240,7 @@ class Executor:
         finally:
             self.in_flight[upstream] -= 1
             metrics.in_flight(upstream).dec()
+            self._dispatch(route)
             self.slot_freed.set()
 
     # --- recording -----------------------------------------------------------------------------
@@ -213,7 +255,7 @@ class Executor:
             await self._flush_all()
 
     async def _flush_all(self) -> None:
-        while self.results:
+        while self.results or self._unsent:
             outcomes, self.results = self.results, []
             try:
                 await self._record(outcomes)
@@ -227,6 +269,8 @@ class Executor:
     async def _record(self, outcomes: list[Outcome]) -> None:
         async with self.ctx.transaction() as session:
             repo = EngineRepository(session)
+            unsent, self._unsent = self._unsent, []
+            await repo.return_unsent(self.ctx.worker_id, unsent)
             accepted = await repo.accepted([(o.line_id, o.token) for o in outcomes])
             kept = [o for o in outcomes if o.line_id in accepted]
             if len(kept) < len(outcomes):
@@ -247,6 +291,8 @@ class Executor:
                 counters = await repo.bump_counters(batch_id, dict(batch_deltas))
                 if counters is None:
                     continue
+                if counters.status != BatchStatus.in_progress:
+                    self._halted.add(batch_id)
                 done = counters.completed + counters.failed >= counters.total
                 if counters.status == BatchStatus.cancelling or (
                     counters.status == BatchStatus.in_progress and done
@@ -275,9 +321,13 @@ class Executor:
                 task.cancel()
 
     async def _release(self) -> None:
+        unsent = [item.line.id for ready in self.ready.values() for item in ready] + self._unsent
+        self.ready.clear()
         try:
             async with self.ctx.transaction() as session:
-                released = await EngineRepository(session).release_lines(self.ctx.worker_id)
+                repo = EngineRepository(session)
+                await repo.return_unsent(self.ctx.worker_id, unsent)
+                released = await repo.release_lines(self.ctx.worker_id)
         except Exception:
             log.exception("releasing leases failed; they will expire instead")
             return

@@ -206,6 +206,20 @@ class EngineRepository:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
+    async def return_unsent(self, owner: str, line_ids: Sequence[int]) -> None:
+        """Hand back lines claimed but never sent: their claim did not count as an attempt."""
+        if line_ids:
+            await self.session.execute(
+                update(BatchRequest)
+                .where(
+                    BatchRequest.id.in_(list(line_ids)),
+                    BatchRequest.lease_owner == owner,
+                    BatchRequest.state == LineState.running,
+                )
+                .values(**_UNLEASED, attempts=BatchRequest.attempts - 1)
+                .execution_options(synchronize_session=False)
+            )
+
     async def release_expired_leases(self, now_ms: int) -> int:
         result = await self.session.execute(
             update(BatchRequest)
