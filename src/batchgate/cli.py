@@ -1,4 +1,4 @@
-"""The `batchgate` command: serve, worker, migrate, keys, fake-upstream."""
+"""The `batchgate` command: serve, worker, migrate, keys, fake-upstream; submit, batches, demo."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from batchgate import __version__
+from batchgate.console.parser import register as register_console_commands
 from batchgate.errors import ConfigurationError
 from batchgate.observability import logs
 from batchgate.settings import Settings, load_settings
@@ -155,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("--fail-rate", type=float, default=0.0, help="fraction of requests that fail")
     fake.add_argument("--fail-status", type=int, default=503)
     fake.set_defaults(handler=_fake_upstream)
+
+    # the client side: submit, batches list/show/cancel/watch, demo
+    register_console_commands(commands)
     return parser
 
 
