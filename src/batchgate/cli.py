@@ -13,6 +13,7 @@ from batchgate.console.parser import register as register_console_commands
 from batchgate.errors import ConfigurationError
 from batchgate.observability import logs
 from batchgate.settings import Settings, load_settings
+from batchgate.webhooks.commands import add_parser as add_webhook_commands
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # the client side: submit, batches list/show/cancel/watch, demo
     register_console_commands(commands)
+    add_webhook_commands(commands)
     return parser
 
 

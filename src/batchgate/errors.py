@@ -9,6 +9,7 @@ BatchgateError                      500 api_error (never shown with internals)
 ├── NotFound                        404 invalid_request_error
 │   ├── FileNotFound
 │   ├── BatchNotFound
+│   ├── WebhookEndpointNotFound
 │   └── RouteNotFound               (unknown URL)
 ├── MethodNotAllowed                405
 ├── PayloadTooLarge                 413
@@ -88,6 +89,13 @@ class BatchNotFound(NotFound):
 
     def __init__(self, batch_id: str) -> None:
         super().__init__(f"No such Batch object: {batch_id}", param="id")
+
+
+class WebhookEndpointNotFound(NotFound):
+    """No such WebhookEndpoint object."""
+
+    def __init__(self, endpoint_id: str) -> None:
+        super().__init__(f"No such WebhookEndpoint object: {endpoint_id}", param="id")
 
 
 class RouteNotFound(NotFound):

@@ -77,6 +77,17 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = 5.0
     claim_batch_size: int = 256
 
+    # --- webhooks --------------------------------------------------------------------------
+    #: seconds a webhook endpoint has to answer one delivery attempt
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: give up on a delivery this long after its event (retries stop then)
+    webhook_max_age_seconds: float = Field(default=86400.0, gt=0)
+    #: the first retry's delay; later ones are 6x, 24x, 120x, 360x, then 720x it (5 s base:
+    #: 5 s, 30 s, 2 m, 10 m, 30 m, then hourly)
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    #: deliveries in flight at once, per process
+    webhook_max_concurrency: int = Field(default=16, ge=1)
+
     # --- observability ---------------------------------------------------------------------
     #: `batchgate worker` serves its own /metrics on this port (the API serves /metrics itself).
     worker_metrics_port: int | None = None

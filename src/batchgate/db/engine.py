@@ -20,20 +20,27 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine for `url`, with the SQLite settings that make concurrent use safe."""
+    """An async engine for `url`, with the SQLite settings that make concurrent use safe.
+
+    `hide_parameters`: a failed statement's error (and so a logged traceback) never shows the
+    values bound to it, such as a webhook signing secret being inserted."""
     if not is_sqlite(url):
         # No pre-ping: it costs a round trip per transaction on the hot path. A connection that
         # died with a server restart fails its statement instead; SQLAlchemy then discards the
         # pool and every engine loop retries.
         return create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_recycle=1800,
+            hide_parameters=True,
         )
     sqlite_path = make_url(url).database
     if sqlite_path and sqlite_path != ":memory:":
         from pathlib import Path
 
         Path(sqlite_path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 60})
+    engine = create_async_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
     _configure_sqlite(engine)
     return engine
 

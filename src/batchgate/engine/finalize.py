@@ -23,6 +23,7 @@ from batchgate.kit.clock import now_ms, now_s
 from batchgate.kit.ids import new_file_id
 from batchgate.models import Batch, BatchStatus, FilePurpose, LineState, StoredFile
 from batchgate.storage import StorageWriter
+from batchgate.webhooks.events import record_batch_event
 
 log = logging.getLogger(__name__)
 
@@ -151,4 +152,8 @@ async def _commit(
         )
         if not ended:
             raise _LostRace
+        # in this transaction: the event exists exactly when the batch's end committed
+        await record_batch_event(
+            session, tenant_id=batch.tenant_id, batch_id=batch.id, status=final_status, at=now
+        )
     log.info("batch %s %s", batch.id, final_status.value, extra={"batch_id": batch.id})

@@ -1,5 +1,6 @@
-"""Starting and stopping the engine in a process: the executor, the reconciler and the
-in-process job runner. `batchgate serve` (embedded) and `batchgate worker` both use this."""
+"""Starting and stopping the engine in a process: the executor, the reconciler, the webhook
+delivery loop and the in-process job runner. `batchgate serve` (embedded) and
+`batchgate worker` both use this."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from batchgate.queue.local import LocalQueue
 from batchgate.runtime import Runtime
 from batchgate.settings import Settings
 from batchgate.upstream import RetryPolicy, Router, UpstreamClient, load_router
+from batchgate.webhooks.delivery import DeliveryConfig, WebhookDeliveries
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,9 @@ class EngineRunner:
         self.ctx = ctx
         self.local_jobs = local_jobs
         self.executor = Executor(ctx)
+        self.webhooks = WebhookDeliveries(
+            ctx.runtime, DeliveryConfig.of(ctx.runtime.settings), ctx.worker_id
+        )
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -74,6 +79,7 @@ class EngineRunner:
         self._tasks = [
             asyncio.create_task(self.executor.run(), name="executor"),
             asyncio.create_task(run_reconciler(self.ctx, self._stopping), name="reconciler"),
+            asyncio.create_task(self.webhooks.run(self._stopping), name="webhooks"),
         ]
         log.info("engine started (worker %s)", self.ctx.worker_id)
 

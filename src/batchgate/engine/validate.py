@@ -21,6 +21,7 @@ from batchgate.files.jsonl_scan import aiter_lines
 from batchgate.kit.clock import now_s
 from batchgate.models import Batch, BatchStatus
 from batchgate.queue.base import Job
+from batchgate.webhooks.events import record_batch_event
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,13 @@ async def _conclude(ctx: EngineContext, batch: Batch, scan: _Scan) -> bool:
                 {"status": BatchStatus.failed, "failed_at": now, "errors": scan.errors},
             )
             if failed:
+                await record_batch_event(
+                    session,
+                    tenant_id=batch.tenant_id,
+                    batch_id=batch.id,
+                    status=BatchStatus.failed,
+                    at=now,
+                )
                 log.info(
                     "batch %s failed validation (%d errors)",
                     batch.id,

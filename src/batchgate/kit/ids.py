@@ -37,6 +37,14 @@ def new_tenant_id() -> str:
     return f"tenant_{_time_ordered_hex()}"
 
 
+def new_webhook_endpoint_id() -> str:
+    return f"we_{_time_ordered_hex()}"
+
+
+def new_event_id() -> str:
+    return f"evt_{_time_ordered_hex()}"
+
+
 def new_request_id() -> str:
     return f"req_{secrets.token_hex(16)}"
 

@@ -5,6 +5,7 @@ from batchgate.models.batch import Batch, BatchStatus
 from batchgate.models.batch_request import BatchRequest, LineState
 from batchgate.models.file import FilePurpose, StoredFile
 from batchgate.models.tenant import ApiKey, Tenant
+from batchgate.models.webhook import DeliveryState, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -12,8 +13,11 @@ __all__ = [
     "Batch",
     "BatchRequest",
     "BatchStatus",
+    "DeliveryState",
     "FilePurpose",
     "LineState",
     "StoredFile",
     "Tenant",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
