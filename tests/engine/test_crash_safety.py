@@ -146,7 +146,23 @@ def test_embedded_api_killed_and_restarted(
         batch = submit(client, slow_lines(n, prefix))
         wait_until_answered(client, batch.id, 150)
         server.kill()
+        # the only process is dead: every leased line was in its hands
+        held = execute(
+            env["BATCHGATE_DATABASE_URL"],
+            "SELECT custom_id FROM batch_requests WHERE batch_id = :b AND state = 'running'",
+            b=batch.id,
+        )
+        in_flight = Counter(custom_id for (custom_id,) in held)
+        assert in_flight
         server.start()  # same port, same data dir: the batch resumes
-        check_exactly_once(client, batch.id, upstream, prefix, n, max_resent=64)
+        check_exactly_once(
+            client,
+            batch.id,
+            upstream,
+            prefix,
+            n,
+            max_resent=len(in_flight),
+            in_flight_at_crashes=in_flight,
+        )
     finally:
         server.stop()
