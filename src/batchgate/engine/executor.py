@@ -40,6 +40,19 @@ _ACTIVE_TTL_S = 1.0
 _TERMINAL_COLUMNS = {"lease_token": None, "lease_expires_at_ms": None}
 
 
+def _unstorable(outcome: Outcome) -> Outcome:
+    """The same line, failed, with nothing from the upstream that could not be stored."""
+    values = {
+        "state": LineState.failed,
+        "status_code": None,
+        "request_id": None,
+        "response_body": None,
+        "error_code": "internal_error",
+        "error_message": "batchgate could not store the upstream's answer to this request.",
+    }
+    return Outcome(outcome.line_id, outcome.token, outcome.batch_id, values, {"failed": 1})
+
+
 class _Ready(NamedTuple):
     batch: ActiveBatch
     route: Route
@@ -184,12 +197,18 @@ class Executor:
             )
         if not lines:
             return 0
-        raws = await self.ctx.runtime.storage.read_ranges(
-            batch.input_key, [(line.input_offset, line.input_length) for line in lines]
-        )
+        try:
+            raws = await self.ctx.runtime.storage.read_ranges(
+                batch.input_key, [(line.input_offset, line.input_length) for line in lines]
+            )
+            bodies = [request_body(raw, route.model) for raw in raws]
+        except Exception:
+            # hand them back (the next flush does), or they would stay leased to us for good
+            self._unsent += [line.id for line in lines]
+            raise
         ready = self.ready[route.upstream.name]
-        for line, raw in zip(lines, raws, strict=True):
-            ready.append(_Ready(batch, route, line, token, request_body(raw, route.model)))
+        for line, body in zip(lines, bodies, strict=True):
+            ready.append(_Ready(batch, route, line, token, body))
         self._dispatch(route)
         return len(lines)
 
@@ -228,6 +247,11 @@ class Executor:
                 values, deltas = self.classifier.exception(
                     error, line.attempts, now_ms(), deadline_ms
                 )
+            except Exception as error:  # a bug must not leave the line leased forever
+                log.exception("sending line %d failed unexpectedly", line.id)
+                values, deltas = self.classifier.exception(
+                    error, line.attempts, now_ms(), deadline_ms
+                )
             else:
                 values, deltas = self.classifier.response(
                     response, line.attempts, now_ms(), deadline_ms
@@ -257,19 +281,38 @@ class Executor:
     async def _flush_all(self) -> None:
         while self.results or self._unsent:
             outcomes, self.results = self.results, []
+            unsent, self._unsent = self._unsent, []
             try:
-                await self._record(outcomes)
+                await self._record(outcomes, unsent)
             except Exception:
-                # keep them: our leases are still renewed, so the next flush may succeed
-                log.exception("recording %d results failed; will retry", len(outcomes))
-                self.results = outcomes + self.results
+                log.exception("recording %d results failed; retrying one by one", len(outcomes))
+                left = await self._record_one_by_one(outcomes)
+                if left is None:
+                    continue
+                # the database is unreachable: keep everything (our leases are still renewed)
+                self.results = left + self.results
+                self._unsent = unsent + self._unsent
                 await asyncio.sleep(1.0)
                 return
 
-    async def _record(self, outcomes: list[Outcome]) -> None:
+    async def _record_one_by_one(self, outcomes: list[Outcome]) -> list[Outcome] | None:
+        """Isolate a result the database refuses, so it cannot stall every other one: it is
+        recorded as a failed line instead. Returns what is left if the database itself fails."""
+        for index, outcome in enumerate(outcomes):
+            try:
+                await self._record([outcome], [])
+                continue
+            except Exception:
+                log.exception("line %d: its result cannot be stored", outcome.line_id)
+            try:
+                await self._record([_unstorable(outcome)], [])
+            except Exception:
+                return outcomes[index:]
+        return None
+
+    async def _record(self, outcomes: list[Outcome], unsent: list[int]) -> None:
         async with self.ctx.transaction() as session:
             repo = EngineRepository(session)
-            unsent, self._unsent = self._unsent, []
             await repo.return_unsent(self.ctx.worker_id, unsent)
             accepted = await repo.accepted([(o.line_id, o.token) for o in outcomes])
             kept = [o for o in outcomes if o.line_id in accepted]

@@ -67,16 +67,19 @@ async def _prepare(ctx: EngineContext, batch_id: str) -> tuple[Batch, BatchStatu
         if batch is None or batch.status not in _ENDABLE:
             return None
         if batch.status == BatchStatus.cancelling:
-            if await repo.has_running_lines(batch_id, now_ms()):
-                return None  # in-flight lines finish first; the last result wakes us again
+            # in-flight lines finish first (the last result wakes us again), but not past the
+            # deadline: a worker that never answers must not hold the batch forever
+            if now_s() < batch.expires_at and await repo.has_running_lines(batch_id, now_ms()):
+                return None
             await repo.close_open_lines(batch_id, LineState.cancelled)
             return batch, BatchStatus.cancelled
-        if now_s() >= batch.expires_at and batch.status == BatchStatus.in_progress:
-            await repo.close_open_lines(batch_id, LineState.expired)
-            return batch, BatchStatus.expired
         if batch.status == BatchStatus.in_progress:
+            # every line done just before the deadline is a completed batch, not an expired one
             if await repo.open_line_count(batch_id):
-                return None
+                if now_s() < batch.expires_at:
+                    return None
+                await repo.close_open_lines(batch_id, LineState.expired)
+                return batch, BatchStatus.expired
             await repo.transition(
                 batch_id,
                 ctx.worker_id,

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Collection
 
 from batchgate.engine.context import EngineContext
 from batchgate.engine.repository import EngineRepository
 from batchgate.kit.clock import now_ms
 
-
-class LeaseLost(Exception):
-    """Another worker took over the batch while this one was working on it."""
+log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
@@ -34,10 +33,13 @@ async def batch_lease(
     async def renew() -> None:
         while True:
             await asyncio.sleep(ctx.config.lease_seconds / 3)
-            async with ctx.transaction() as session:
-                await EngineRepository(session).extend_batch_lease(
-                    batch_id, ctx.worker_id, now_ms() + lease_ms
-                )
+            try:
+                async with ctx.transaction() as session:
+                    await EngineRepository(session).extend_batch_lease(
+                        batch_id, ctx.worker_id, now_ms() + lease_ms
+                    )
+            except Exception:  # keep trying: a lapsed lease lets a second worker in
+                log.exception("renewing the lease on batch %s failed", batch_id)
 
     heartbeat = asyncio.create_task(renew())
     try:

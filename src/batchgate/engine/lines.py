@@ -7,6 +7,15 @@ from typing import Any
 
 import orjson
 
+#: what the database columns hold; longer values are line errors, not crashes
+MAX_CUSTOM_ID = 512
+MAX_MODEL = 256
+
+
+def shown(value: str, limit: int = 80) -> str:
+    """A client-supplied value as quoted in an error message: short enough to list 100 of."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
 
 @dataclass(frozen=True, slots=True)
 class RequestLine:
@@ -40,22 +49,39 @@ def check_line(raw: bytes, endpoint: str) -> RequestLine | LineProblem:
         return LineProblem(
             "invalid_custom_id", "'custom_id' must be a non-empty string.", "custom_id"
         )
+    if len(custom_id) > MAX_CUSTOM_ID or "\x00" in custom_id:
+        return LineProblem(
+            "invalid_custom_id",
+            f"'custom_id' must be at most {MAX_CUSTOM_ID} characters, without NUL characters.",
+            "custom_id",
+        )
     if method is None:
         return _missing("method")
     if method != "POST":
         return LineProblem(
-            "invalid_method", f"Invalid 'method': {method!r}. Only 'POST' is supported.", "method"
+            "invalid_method",
+            f"Invalid 'method': {shown(repr(method))}. Only 'POST' is supported.",
+            "method",
         )
     if url is None:
         return _missing("url")
     if url != endpoint:
         return LineProblem(
             "url_mismatch",
-            f"The url {url!r} for this request does not match the batch's endpoint {endpoint!r}.",
+            f"The url {shown(repr(url))} for this request does not match the batch's endpoint "
+            f"{endpoint!r}.",
             "url",
         )
     if body is None:
         return _missing("body")
+    checked = _check_body(body)
+    if isinstance(checked, LineProblem):
+        return checked
+    return RequestLine(custom_id=custom_id, model=checked)
+
+
+def _check_body(body: Any) -> str | LineProblem:
+    """The `body` rules; returns its model."""
     if not isinstance(body, dict):
         return LineProblem("invalid_body", "'body' must be a JSON object.", "body")
     model = body.get("model")
@@ -63,13 +89,19 @@ def check_line(raw: bytes, endpoint: str) -> RequestLine | LineProblem:
         return LineProblem(
             "missing_required_parameter", "Missing required parameter: 'body.model'.", "body.model"
         )
+    if len(model) > MAX_MODEL or "\x00" in model:
+        return LineProblem(
+            "invalid_model",
+            f"'body.model' must be at most {MAX_MODEL} characters, without NUL characters.",
+            "body.model",
+        )
     if body.get("stream") is True:
         return LineProblem(
             "streaming_unsupported",
             "Streaming ('stream': true) is not supported in a batch.",
             "body.stream",
         )
-    return RequestLine(custom_id=custom_id, model=model)
+    return model
 
 
 def request_body(raw: bytes, model: str) -> bytes:

@@ -24,6 +24,14 @@ USAGE_FIELDS = (
 )
 
 
+def _fit(text: str | None, limit: int) -> str | None:
+    """Make an upstream-supplied string storable: no NUL (PostgreSQL text rejects it), and no
+    longer than its column. One odd answer must never make a whole flush fail."""
+    if text is None:
+        return None
+    return text.replace("\x00", "")[:limit]
+
+
 @dataclass(slots=True)
 class Outcome:
     line_id: int
@@ -109,7 +117,7 @@ class Classifier:
         body, text, is_object = _as_json_object(response.body)
         base = {
             "status_code": response.status,
-            "request_id": response.request_id,
+            "request_id": _fit(response.request_id, 128),
             "response_body": text,
         }
         if 200 <= response.status < 300 and is_object:
@@ -124,7 +132,7 @@ class Classifier:
             )
         else:
             code, message = _error_fields(response.status, body, response.body)
-        failure = {**base, "error_code": code, "error_message": message}
+        failure = {**base, "error_code": _fit(code, 64), "error_message": _fit(message, 4000)}
         if self.policy.is_retryable_status(response.status):
             retry_at = self._retry_at(attempts, response.retry_after_seconds, now_ms, deadline_ms)
             if retry_at is not None:
@@ -138,7 +146,8 @@ class Classifier:
         if isinstance(error, UpstreamTimeout):
             code, message = "request_timeout", "The underlying call to the model timed out."
         else:
-            code, message = "upstream_unavailable", f"The upstream could not be reached: {error}"
+            # the error's text names the upstream's address: logs may see it, tenants may not
+            code, message = "upstream_unavailable", "The upstream could not be reached."
         failure = {
             "status_code": None,
             "request_id": None,

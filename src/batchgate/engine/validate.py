@@ -8,6 +8,7 @@ to `in_progress` (or `failed`) only at the end, in one compare-and-set.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from batchgate.batches.schemas import error_entry
 from batchgate.engine.context import EngineContext
 from batchgate.engine.lease import batch_lease
-from batchgate.engine.lines import LineProblem, check_line
+from batchgate.engine.lines import LineProblem, check_line, shown
 from batchgate.engine.repository import EngineRepository
 from batchgate.files.jsonl_scan import aiter_lines
 from batchgate.kit.clock import now_s
@@ -39,7 +40,7 @@ class _Scan:
     model: str | None = None
     model_line: int = 0
     count: int = 0
-    seen: set[str] = field(default_factory=set)
+    seen: set[bytes] = field(default_factory=set)
     errors: list[dict[str, Any]] = field(default_factory=list)
     pending_rows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -72,28 +73,30 @@ class _Scan:
         if isinstance(checked, LineProblem):
             self.error(checked, line_no)
             return
-        if checked.custom_id in self.seen:
+        # a digest, not the id: the set stays ~16 bytes a line whatever the ids look like
+        digest = hashlib.blake2b(checked.custom_id.encode(), digest_size=16).digest()
+        if digest in self.seen:
             self.error(
                 LineProblem(
                     "duplicate_custom_id",
-                    f"The custom_id '{checked.custom_id}' for this request is a duplicate of "
-                    "another request. The custom_id parameter must be unique for each request "
-                    "in a batch.",
+                    f"The custom_id '{shown(checked.custom_id)}' for this request is a "
+                    "duplicate of another request. The custom_id parameter must be unique for "
+                    "each request in a batch.",
                     "custom_id",
                 ),
                 line_no,
             )
             return
-        self.seen.add(checked.custom_id)
+        self.seen.add(digest)
         if self.model is None:
             self.model, self.model_line = checked.model, line_no
         elif checked.model != self.model:
             self.error(
                 LineProblem(
                     "mismatched_model",
-                    f"The model '{checked.model}' for this request does not match the rest of "
-                    f"the batch ('{self.model}'). Each batch must contain requests for a single "
-                    "model.",
+                    f"The model '{shown(checked.model)}' for this request does not match the "
+                    f"rest of the batch ('{shown(self.model or '')}'). Each batch must contain "
+                    "requests for a single model.",
                     "body.model",
                 ),
                 line_no,
@@ -127,6 +130,16 @@ async def _validate(ctx: EngineContext, batch_id: str) -> bool:
         repo = EngineRepository(session)
         batch = await repo.get_batch(batch_id)
         assert batch is not None
+        if now_s() >= batch.expires_at:
+            # however often validation failed, the window bounds it: the batch ends
+            await repo.delete_lines(batch_id)
+            await repo.transition(
+                batch_id,
+                ctx.worker_id,
+                [BatchStatus.validating],
+                {"status": BatchStatus.expired, "expired_at": now_s()},
+            )
+            return batch.status == BatchStatus.cancelling
         input_key = await repo.input_key(batch.input_file_id)
         await repo.delete_lines(batch_id)
     if input_key is None:
@@ -162,7 +175,7 @@ async def _scan(ctx: EngineContext, batch: Batch, input_key: str) -> _Scan:
         scan.error(
             LineProblem(
                 "model_not_found",
-                f"No upstream is configured for model '{scan.model}'.",
+                f"No upstream is configured for model '{shown(scan.model)}'.",
                 "body.model",
             ),
             scan.model_line,

@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from batchgate.files import service
 from batchgate.files.schemas import FileDeleted, FileObject
-from batchgate.http.deps import RuntimeDep, SessionDep, TenantDep
+from batchgate.http.deps import RuntimeDep, SessionDep, TenantDep, UploaderDep
 from batchgate.http.pagination import ListResponse, page
 from batchgate.kit.content_disposition import attachment
 
@@ -17,9 +17,7 @@ router = APIRouter(prefix="/files", tags=["files"])
 
 
 @router.post("", response_model=FileObject)
-async def create_file(
-    request: Request, runtime: RuntimeDep, session: SessionDep, tenant: TenantDep
-) -> FileObject:
+async def create_file(request: Request, runtime: RuntimeDep, tenant: UploaderDep) -> FileObject:
     """Upload a file (multipart: `file`, `purpose`, optional `expires_after[anchor|seconds]`).
 
     The body is streamed to storage; it is never held in memory.
@@ -29,7 +27,7 @@ async def create_file(
         max_batch_file_bytes=runtime.settings.max_batch_file_bytes,
     )
     row = await service.upload(
-        session,
+        runtime.transaction,
         runtime.storage,
         tenant,
         request.stream(),

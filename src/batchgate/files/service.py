@@ -8,7 +8,8 @@ written only after the bytes are safely stored, so a failed upload leaves nothin
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -102,14 +103,18 @@ class _UploadSink:
 
 
 async def upload(
-    session: AsyncSession,
+    transaction: Callable[[], AbstractAsyncContextManager[AsyncSession]],
     storage: Storage,
     tenant_id: str,
     body: AsyncIterable[bytes],
     content_type: str | None,
     limits: UploadLimits,
 ) -> StoredFile:
-    """Store a multipart upload (`file`, `purpose`, optional `expires_after[...]`)."""
+    """Store a multipart upload (`file`, `purpose`, optional `expires_after[...]`).
+
+    No transaction is open while the body streams in (on SQLite that would hold the write
+    lock for the whole upload); the row is written in a short one once the bytes are stored.
+    """
     file_id = new_file_id()
     key = storage_key(file_id)
     sink = _UploadSink(limits)
@@ -154,9 +159,9 @@ async def upload(
         created_at=created,
         expires_at=created + ttl if ttl else None,
     )
-    FileRepository(session).add(row)
     try:
-        await session.flush()
+        async with transaction() as session:
+            FileRepository(session).add(row)
     except BaseException:
         await storage.delete(key)
         raise

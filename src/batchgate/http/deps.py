@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from batchgate.auth.service import authenticate
+from batchgate.errors import InvalidRequest
 from batchgate.runtime import Runtime
 
 
@@ -33,3 +34,24 @@ async def get_tenant(request: Request, session: SessionDep) -> str:
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]
+
+
+async def get_uploader(request: Request) -> str:
+    """The tenant, checked in a transaction of its own that ends at once: for endpoints that
+    then stream a large body and must not hold the database meanwhile."""
+    async with get_runtime(request).transaction() as session:
+        return await authenticate(session, request.headers.get("authorization"))
+
+
+UploaderDep = Annotated[str, Depends(get_uploader)]
+
+
+async def reject_nul(request: Request) -> None:
+    """No id, cursor, filter or JSON string we store may hold a NUL character (PostgreSQL
+    refuses it): say so with a 400 instead of letting the database fail with a 500. JSON bodies
+    here are small; multipart uploads are never read ahead (their lines are checked as JSONL)."""
+    if "\x00" in request.url.path or "%00" in request.url.query.lower():
+        raise InvalidRequest("The request path or query contains a NUL character.")
+    is_json = request.headers.get("content-type", "").startswith("application/json")
+    if is_json and b"\\u0000" in await request.body():
+        raise InvalidRequest("The request body contains a NUL character (\\u0000).")

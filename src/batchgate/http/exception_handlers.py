@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from batchgate.errors import (
@@ -107,6 +108,18 @@ def install(app: FastAPI) -> None:
         error.status_code = exc.status_code  # type: ignore[misc]
         return render(request, error)
 
+    async def on_unstorable(request: Request, exc: Exception) -> Response:
+        # the database refused a value the client sent (a NUL character in a JSON string,
+        # say): the client's mistake, so a 400, not a 500 the SDK would retry
+        log.info("refused an unstorable value on %s %s", request.method, request.url.path)
+        return render(
+            request,
+            InvalidRequest(
+                "A value in the request cannot be stored (for example, it contains a NUL "
+                "character)."
+            ),
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return render(request, BatchgateError())
@@ -114,4 +127,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(BatchgateError, on_batchgate_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(DataError, on_unstorable)
     app.add_exception_handler(Exception, on_unexpected)

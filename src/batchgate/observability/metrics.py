@@ -45,8 +45,23 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Bound children, cached: the executor updates these for every line, and `labels()` is not free.
 
 
-@lru_cache(maxsize=4096)
+#: model names come from clients: past this many, further ones are counted as "other", so no
+#: tenant can grow every worker's memory and every scrape with made-up names
+MAX_MODEL_LABELS = 100
+_models: set[str] = set()
+
+
 def line_counter(upstream: str, model: str, outcome: str) -> Counter:
+    if model not in _models:
+        if len(_models) >= MAX_MODEL_LABELS:
+            model = "other"
+        else:
+            _models.add(model)
+    return _line_counter(upstream, model, outcome)
+
+
+@lru_cache(maxsize=4096)
+def _line_counter(upstream: str, model: str, outcome: str) -> Counter:
     return LINES.labels(upstream=upstream, model=model, outcome=outcome)
 
 
