@@ -19,6 +19,7 @@ from typing import NamedTuple
 from batchgate.engine.context import EngineContext
 from batchgate.engine.lines import request_body
 from batchgate.engine.repository import ActiveBatch, ClaimedLine, EngineRepository
+from batchgate.engine.result_store import LineResult, ResultStore
 from batchgate.engine.results import Classifier, Outcome
 from batchgate.kit.clock import now_ms
 from batchgate.models import BatchStatus, LineState
@@ -36,8 +37,6 @@ _OUTCOMES = {
     LineState.pending: "retried",
 }
 _ACTIVE_TTL_S = 1.0
-# lease_owner stays: it records which worker answered the line
-_TERMINAL_COLUMNS = {"lease_token": None, "lease_expires_at_ms": None}
 
 
 def _unstorable(outcome: Outcome) -> Outcome:
@@ -82,6 +81,7 @@ class Executor:
         self._turn = 0
         self._room = False
         self._unroutable: set[str] = set()
+        self._tracked: set[str] = set()  # upstreams whose in-flight gauge reads this executor
 
     def stop(self) -> None:
         """Stop claiming; `run` then drains in-flight requests and returns."""
@@ -146,18 +146,18 @@ class Executor:
             self._drop_halted(ready)
         return self._active
 
-    def _refill_size(self, route: Route) -> int:
-        # refill in chunks, not one line per freed slot: each claim is a database round trip
-        return max(1, min(self.ctx.config.claim_batch_size, route.upstream.max_concurrency // 4))
+    def _reserve_size(self, route: Route) -> int:
+        return max(1, min(self.ctx.config.claim_batch_size, route.upstream.max_concurrency // 2))
 
     def _free_slots(self, route: Route) -> int:
-        """How many lines to claim now. A small reserve (one refill) is claimed ahead, so a
-        finished request is replaced at once instead of after the next claim's round trip."""
+        """How many lines to claim now. A reserve is claimed ahead of the free slots, so a
+        finished request is replaced at once instead of after the next claim's round trip;
+        it is topped up once half of it is gone, so the next claim overlaps the sends."""
         upstream = route.upstream
-        refill = self._refill_size(route)
+        reserve = self._reserve_size(route)
         held = self.in_flight[upstream.name] + len(self.ready[upstream.name])
-        free = upstream.max_concurrency + refill - held
-        return free if free >= refill else 0
+        free = upstream.max_concurrency + reserve - held
+        return free if free >= max(1, reserve // 2) else 0
 
     async def _claim_round(self) -> int:
         batches = await self._active_batches()
@@ -221,6 +221,9 @@ class Executor:
     def _dispatch(self, route: Route) -> None:
         """Start sends from the reserve while the upstream has free slots (no I/O here)."""
         name, limit = route.upstream.name, route.upstream.max_concurrency
+        if name not in self._tracked:
+            self._tracked.add(name)
+            metrics.track_in_flight(name, lambda: self.in_flight[name])
         ready = self.ready[name]
         while ready and self.in_flight[name] < limit and not self._stopping.is_set():
             item = ready.popleft()
@@ -228,7 +231,6 @@ class Executor:
                 self._unsent.append(item.line.id)  # cancelled or ended since it was claimed
                 continue
             self.in_flight[name] += 1
-            metrics.in_flight(name).inc()
             task = asyncio.create_task(self._send(item))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
@@ -263,9 +265,11 @@ class Executor:
                 self.flush_due.set()
         finally:
             self.in_flight[upstream] -= 1
-            metrics.in_flight(upstream).dec()
             self._dispatch(route)
-            self.slot_freed.set()
+            # wake the claim loop only when a claim is due, not on every answer: each wake-up
+            # costs it a round of waiter tasks, thousands of times a second
+            if self._free_slots(route):
+                self.slot_freed.set()
 
     # --- recording -----------------------------------------------------------------------------
 
@@ -314,18 +318,14 @@ class Executor:
         async with self.ctx.transaction() as session:
             repo = EngineRepository(session)
             await repo.return_unsent(self.ctx.worker_id, unsent)
-            accepted = await repo.accepted([(o.line_id, o.token) for o in outcomes])
+            accepted = await ResultStore(session).record(
+                [LineResult(o.line_id, o.token, o.values) for o in outcomes]
+            )
             kept = [o for o in outcomes if o.line_id in accepted]
             if len(kept) < len(outcomes):
                 log.warning(
                     "dropped %d results whose lease had moved on", len(outcomes) - len(kept)
                 )
-            await repo.write_results(
-                [
-                    {"b_id": o.line_id, "next_attempt_at_ms": 0, **o.values, **_TERMINAL_COLUMNS}
-                    for o in kept
-                ]
-            )
             deltas: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
             for outcome in kept:
                 for name, amount in outcome.deltas.items():

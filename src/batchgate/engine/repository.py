@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from batchgate.models import Batch, BatchRequest, BatchStatus, LineState, StoredFile
@@ -231,35 +231,6 @@ class EngineRepository:
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
-
-    async def accepted(self, fenced: Sequence[tuple[int, int]]) -> set[int]:
-        """The line ids whose lease token still matches: only their results may be written."""
-        if not fenced:
-            return set()
-        tokens = {token for _, token in fenced}
-        rows = await self.session.execute(
-            select(BatchRequest.id, BatchRequest.lease_token)
-            .where(
-                BatchRequest.id.in_([line_id for line_id, _ in fenced]),
-                BatchRequest.state == LineState.running,
-                BatchRequest.lease_token.in_(tokens),
-            )
-            .with_for_update()
-        )
-        wanted = set(fenced)
-        return {line_id for line_id, token in rows.tuples() if (line_id, token) in wanted}
-
-    async def write_results(self, updates: Sequence[dict[str, Any]]) -> None:
-        """Bulk update by id; every dict has the same keys (`b_id` plus the columns set)."""
-        if not updates:
-            return
-        columns = [key for key in updates[0] if key != "b_id"]
-        statement = (
-            update(_lines)
-            .where(_lines.c.id == bindparam("b_id"))
-            .values({column: bindparam(column) for column in columns})
-        )
-        await self.session.execute(statement, list(updates))
 
     async def bump_counters(self, batch_id: str, deltas: dict[str, int]) -> Counters | None:
         values = {name: getattr(Batch, name) + amount for name, amount in deltas.items()}

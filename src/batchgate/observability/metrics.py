@@ -8,6 +8,7 @@ status, lines waiting), which are the same whichever replica is scraped.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import lru_cache
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
@@ -70,9 +71,10 @@ def upstream_seconds(upstream: str) -> Histogram:
     return UPSTREAM_SECONDS.labels(upstream=upstream)
 
 
-@lru_cache(maxsize=256)
-def in_flight(upstream: str) -> Gauge:
-    return IN_FLIGHT.labels(upstream=upstream)
+def track_in_flight(upstream: str, read: Callable[[], int]) -> None:
+    """Report `read()` as the upstream's in-flight count, evaluated at scrape time rather than
+    moved twice per request."""
+    IN_FLIGHT.labels(upstream=upstream).set_function(read)
 
 
 async def refresh_database_gauges(session: AsyncSession) -> None:
