@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import orjson
 import pytest
 
 from batchgate.errors import InvalidFileFormat
-from batchgate.files.jsonl_scan import JsonlScanner, LineSplitter, aiter_lines, iter_lines
+from batchgate.files.jsonl_scan import JsonlScanner, LineSplitter, iter_lines
 
 PREFIX = "Invalid file format for Batch API. "
 GOOD = b'{"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions", "body": {}}'
@@ -73,17 +73,6 @@ def test_iter_lines_offsets_on_a_realistic_file(size: int) -> None:
     assert [line for _, _, line in lines] == rows
     for _, offset, line in lines:
         assert data[offset : offset + len(line)] == line
-
-
-async def test_aiter_lines_matches_iter_lines() -> None:
-    data = b'{"a":1}\r\n\n{"b":2}'
-
-    async def source() -> AsyncIterator[bytes]:
-        for chunk in chunked(data, 3):
-            yield chunk
-
-    got = [line async for line in aiter_lines(source())]
-    assert got == list(iter_lines([data])) == [(1, 0, b'{"a":1}'), (2, 9, b""), (3, 10, b'{"b":2}')]
 
 
 def test_splitter_limit_counts_line_without_crlf() -> None:

@@ -11,6 +11,8 @@ compare-and-set on status, so a second run that loses the race commits nothing.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -18,16 +20,17 @@ from dataclasses import dataclass, field
 from batchgate.engine.context import EngineContext
 from batchgate.engine.lease import batch_lease
 from batchgate.engine.output import render
-from batchgate.engine.repository import EngineRepository
+from batchgate.engine.repository import EngineRepository, FinishedLine
 from batchgate.kit.clock import now_ms, now_s
 from batchgate.kit.ids import new_file_id
 from batchgate.models import Batch, BatchStatus, FilePurpose, LineState, StoredFile
-from batchgate.storage import StorageWriter
+from batchgate.storage import Storage, StorageWriter
 from batchgate.webhooks.events import record_batch_event
 
 log = logging.getLogger(__name__)
 
-_PAGE = 1000
+# rows per read: a page of answers is a few MB at most, and each page is a round trip
+_PAGE = 5000
 DEFAULT_OUTPUT_TTL = 30 * 86400
 _ENDABLE = (BatchStatus.in_progress, BatchStatus.finalizing, BatchStatus.cancelling)
 
@@ -95,24 +98,37 @@ async def _write_files(ctx: EngineContext, batch: Batch) -> tuple[_Sink, _Sink]:
     storage = ctx.runtime.storage
     output = _Sink(f"batches/{batch.id}/output.jsonl")
     errors = _Sink(f"batches/{batch.id}/errors.jsonl")
-    after = 0
     async with output.stack, errors.stack:
-        while True:
-            async with ctx.transaction() as session:
-                rows = await EngineRepository(session).finished_lines(batch.id, after, _PAGE)
-            if not rows:
-                break
-            after = rows[-1].line_no
-            for row in rows:
-                to_output, line = render(batch.id, row)
-                sink = output if to_output else errors
-                if sink.writer is None:
-                    sink.writer = await sink.stack.enter_async_context(
-                        storage.open_writer(sink.key)
-                    )
-                await sink.writer.write(line)
-                sink.bytes += len(line)
+        # the next page is read while this one is rendered and written
+        fetch = asyncio.create_task(_page(ctx, batch.id, 0))
+        try:
+            while rows := await fetch:
+                fetch = asyncio.create_task(_page(ctx, batch.id, rows[-1].line_no))
+                await asyncio.sleep(0)  # let it send its query before the CPU-bound render
+                page: dict[bool, list[bytes]] = {True: [], False: []}
+                for row in rows:
+                    to_output, line = render(batch.id, row)
+                    page[to_output].append(line)
+                for sink, lines in ((output, page[True]), (errors, page[False])):
+                    if lines:
+                        await _write(storage, sink, b"".join(lines))
+        finally:
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetch
     return output, errors
+
+
+async def _page(ctx: EngineContext, batch_id: str, after: int) -> list[FinishedLine]:
+    async with ctx.transaction() as session:
+        return await EngineRepository(session).finished_lines(batch_id, after, _PAGE)
+
+
+async def _write(storage: Storage, sink: _Sink, data: bytes) -> None:
+    if sink.writer is None:  # opened on its first line, so an empty file is never created
+        sink.writer = await sink.stack.enter_async_context(storage.open_writer(sink.key))
+    await sink.writer.write(data)
+    sink.bytes += len(data)
 
 
 async def _commit(

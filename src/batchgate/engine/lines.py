@@ -42,7 +42,10 @@ def check_line(raw: bytes, endpoint: str) -> RequestLine | LineProblem:
         return LineProblem("invalid_json_line", "This line is not parseable as valid JSON.")
     if not isinstance(data, dict):
         return LineProblem("invalid_json_line", "This line is not a JSON object.")
-    custom_id, method, url, body = (data.get(k) for k in ("custom_id", "method", "url", "body"))
+    custom_id = data.get("custom_id")
+    method = data.get("method")
+    url = data.get("url")
+    body = data.get("body")
     if custom_id is None:
         return _missing("custom_id")
     if not isinstance(custom_id, str) or not custom_id:

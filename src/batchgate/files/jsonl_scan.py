@@ -1,21 +1,21 @@
 """Streaming JSONL line splitting and the upload-time format check for Batch API input files.
 
 `LineSplitter` is the single implementation of "bytes in, physical lines out"; the upload
-scanner (`JsonlScanner`) and the validation job (`iter_lines` / `aiter_lines`, re-reading the
-stored file) both use it, so line numbers and byte offsets always agree between the two.
+scanner (`JsonlScanner`) and the validation job (re-reading the stored file) both use it, so
+line numbers and byte offsets always agree between the two.
 Memory is bounded by the longest line: a line that grows past `max_line_bytes` is rejected
 before it is buffered any further.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import orjson
 
 from batchgate.errors import InvalidFileFormat
 
-__all__ = ["DEFAULT_MAX_LINE_BYTES", "JsonlScanner", "LineSplitter", "aiter_lines", "iter_lines"]
+__all__ = ["DEFAULT_MAX_LINE_BYTES", "JsonlScanner", "LineSplitter", "iter_lines"]
 
 DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
 _PREFIX = "Invalid file format for Batch API."
@@ -139,18 +139,6 @@ def iter_lines(
     for chunk in chunks:
         yield from splitter.feed(chunk)
     yield from splitter.close()
-
-
-async def aiter_lines(
-    chunks: AsyncIterable[bytes], *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
-) -> AsyncIterator[Line]:
-    """Async twin of `iter_lines`, for streaming a stored file back from storage."""
-    splitter = LineSplitter(max_line_bytes=max_line_bytes)
-    async for chunk in chunks:
-        for line in splitter.feed(chunk):
-            yield line
-    for line in splitter.close():
-        yield line
 
 
 def _diagnose(line_no: int, raw: bytes, exc: orjson.JSONDecodeError) -> InvalidFileFormat | None:
