@@ -191,7 +191,7 @@ class Executor:
         token = secrets.randbits(62)
         now = now_ms()
         lease_until = now + int(self.ctx.config.lease_seconds * 1000)
-        async with self.ctx.transaction() as session:
+        async with self.ctx.runtime.single_statement() as session:
             lines = await EngineRepository(session).claim_lines(
                 batch.id, self.ctx.worker_id, token, limit, now, lease_until
             )
