@@ -24,7 +24,6 @@ from batchgate.engine.results import Classifier, Outcome
 from batchgate.kit.clock import now_ms
 from batchgate.models import BatchStatus, LineState
 from batchgate.observability import metrics
-from batchgate.queue import outbox
 from batchgate.queue.base import Job
 from batchgate.upstream import Route, UpstreamError
 
@@ -284,10 +283,22 @@ class Executor:
 
     async def _flush_all(self) -> None:
         while self.results or self._unsent:
+            if self._unsent:
+                unsent, self._unsent = self._unsent, []
+                try:
+                    async with self.ctx.runtime.single_statement() as session:
+                        await EngineRepository(session).return_unsent(self.ctx.worker_id, unsent)
+                except Exception:
+                    # kept, not forgotten: our heartbeat would renew their leases for good
+                    log.exception("handing back %d unsent lines failed", len(unsent))
+                    self._unsent = unsent + self._unsent
+                    await asyncio.sleep(1.0)
+                    return
             outcomes, self.results = self.results, []
-            unsent, self._unsent = self._unsent, []
+            if not outcomes:
+                continue
             try:
-                await self._record(outcomes, unsent)
+                await self._record(outcomes)
             except Exception:
                 log.exception("recording %d results failed; retrying one by one", len(outcomes))
                 left = await self._record_one_by_one(outcomes)
@@ -295,7 +306,6 @@ class Executor:
                     continue
                 # the database is unreachable: keep everything (our leases are still renewed)
                 self.results = left + self.results
-                self._unsent = unsent + self._unsent
                 await asyncio.sleep(1.0)
                 return
 
@@ -304,43 +314,37 @@ class Executor:
         recorded as a failed line instead. Returns what is left if the database itself fails."""
         for index, outcome in enumerate(outcomes):
             try:
-                await self._record([outcome], [])
+                await self._record([outcome])
                 continue
             except Exception:
                 log.exception("line %d: its result cannot be stored", outcome.line_id)
             try:
-                await self._record([_unstorable(outcome)], [])
+                await self._record([_unstorable(outcome)])
             except Exception:
                 return outcomes[index:]
         return None
 
-    async def _record(self, outcomes: list[Outcome], unsent: list[int]) -> None:
-        async with self.ctx.transaction() as session:
-            repo = EngineRepository(session)
-            await repo.return_unsent(self.ctx.worker_id, unsent)
-            accepted = await ResultStore(session).record(
-                [LineResult(o.line_id, o.token, o.values) for o in outcomes]
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        # one statement on PostgreSQL (results, fences and counters together); a transaction
+        # of several on SQLite
+        async with self.ctx.runtime.single_statement() as session:
+            recorded = await ResultStore(session).record(
+                [LineResult(o.line_id, o.token, o.batch_id, o.values, o.deltas) for o in outcomes]
             )
-            kept = [o for o in outcomes if o.line_id in accepted]
-            if len(kept) < len(outcomes):
-                log.warning(
-                    "dropped %d results whose lease had moved on", len(outcomes) - len(kept)
-                )
-            deltas: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
-            for outcome in kept:
-                for name, amount in outcome.deltas.items():
-                    deltas[outcome.batch_id][name] += amount
-            for batch_id, batch_deltas in deltas.items():
-                counters = await repo.bump_counters(batch_id, dict(batch_deltas))
-                if counters is None:
-                    continue
-                if counters.status != BatchStatus.in_progress:
-                    self._halted.add(batch_id)
-                done = counters.completed + counters.failed >= counters.total
-                if counters.status == BatchStatus.cancelling or (
-                    counters.status == BatchStatus.in_progress and done
-                ):
-                    outbox.defer(session, Job.finalize_batch, batch_id)
+        if len(recorded.written) < len(outcomes):
+            log.warning(
+                "dropped %d results whose lease had moved on",
+                len(outcomes) - len(recorded.written),
+            )
+        for counters in recorded.batches:
+            if counters.status != BatchStatus.in_progress:
+                self._halted.add(counters.batch_id)
+            done = counters.completed + counters.failed >= counters.total
+            if counters.status == BatchStatus.cancelling or (
+                counters.status == BatchStatus.in_progress and done
+            ):
+                # after the commit, as the outbox would: the results are visible by now
+                await self.ctx.runtime.queue.enqueue(Job.finalize_batch, counters.batch_id)
 
     async def _heartbeat_loop(self) -> None:
         lease_ms = int(self.ctx.config.lease_seconds * 1000)
