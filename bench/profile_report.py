@@ -49,7 +49,7 @@ _GROUPS = [
 _ACTIVITIES = [
     ("validate_batch", "validate job (scan input, insert line rows)"),
     ("finalize_batch", "finalize job (read finished rows, write output files)"),
-    ("Executor._record", "record results (fenced bulk UPDATE + bump_counters)"),
+    ("Executor._record", "record results (one statement: fenced UPDATE + counters)"),
     ("Executor._claim", "claim lines (UPDATE..RETURNING + read input ranges)"),
     ("Executor._heartbeat_loop", "lease heartbeat"),
     ("reconcil", "reconciler"),

@@ -1,9 +1,9 @@
 """The executor: claim due lines, send them upstream, record the results in bulk.
 
 One per process (the API process in the embedded default, each `batchgate worker` otherwise).
-It claims only what it has free slots for, per upstream, so a worker never holds leases on
-lines it cannot send yet; results are written in one transaction per flush, fenced by lease
-token, and counters move in that same transaction.
+It claims what it has free slots for, per upstream, plus a bounded reserve so that a finished
+request is replaced without waiting for a database round trip. Results are written in one
+atomic write per flush, fenced by lease token, and the counters move in that same write.
 """
 
 from __future__ import annotations
