@@ -215,41 +215,49 @@ class UpstreamClient:
         raise error
 
     def _plan(self, upstream: Upstream, endpoint: str) -> _Plan:
-        url = join_url(upstream.base_url, endpoint)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UpstreamConnectionError(f"upstream {upstream.name!r}: not an http(s) URL")
-        default_port = 443 if parts.scheme == "https" else 80
-        origin = Origin(parts.scheme, parts.hostname, parts.port or default_port)
-        host = origin.host.encode("idna").decode("ascii")
-        if ":" in host:  # an IPv6 literal keeps its brackets in the Host header
-            host = f"[{host}]"
-        if parts.port is not None and parts.port != default_port:
-            host = f"{host}:{parts.port}"
-        target = quote(parts.path or "/", safe=_PATH_SAFE) + (
-            f"?{parts.query}" if parts.query else ""
-        )
-        headers = {
-            "Host": host,
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-            "Accept-Encoding": "gzip, deflate",
-            "Content-Type": "application/json",
-        }
-        if upstream.api_key:
-            headers["Authorization"] = f"Bearer {upstream.api_key}"
-        if any(_UNSAFE_HEADER.search(value) for value in headers.values()):
-            # a CR or LF in a key from the environment would let it inject headers
+        try:
+            plan = _build_plan(upstream, endpoint)
+        except ValueError:  # a bad port, an impossible host name, a key beyond Latin-1
+            plan = None
+        # raised out here, so the error carries no __context__ (which would hold the key)
+        if plan is None:
             raise UpstreamConnectionError(
-                f"upstream {upstream.name!r}: its API key or URL holds control characters"
+                f"upstream {upstream.name!r}: its base_url or API key cannot be put in an "
+                "HTTP request (control characters, a non-Latin-1 key, a bad host or port)"
             )
-        lines = [f"POST {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items())]
-        head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode("latin-1")
-        plan = _Plan(url, origin, head)
         if len(self._plans) >= _PLAN_CACHE_LIMIT:
             self._plans.clear()
         self._plans[upstream, endpoint] = plan
         return plan
+
+
+def _build_plan(upstream: Upstream, endpoint: str) -> _Plan | None:
+    url = join_url(upstream.base_url, endpoint)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    default_port = 443 if parts.scheme == "https" else 80
+    origin = Origin(parts.scheme, parts.hostname, parts.port or default_port)
+    host = origin.host.encode("idna").decode("ascii")
+    if ":" in host:  # an IPv6 literal keeps its brackets in the Host header
+        host = f"[{host}]"
+    if parts.port is not None and parts.port != default_port:
+        host = f"{host}:{parts.port}"
+    target = quote(parts.path or "/", safe=_PATH_SAFE) + (f"?{parts.query}" if parts.query else "")
+    headers = {
+        "Host": host,
+        "User-Agent": USER_AGENT,
+        "Accept": "application/json",
+        "Accept-Encoding": "gzip, deflate",
+        "Content-Type": "application/json",
+    }
+    if upstream.api_key:
+        headers["Authorization"] = f"Bearer {upstream.api_key}"
+    if any(_UNSAFE_HEADER.search(value) for value in headers.values()):
+        return None  # a CR or LF in a key from the environment would let it inject headers
+    lines = [f"POST {target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items())]
+    head = ("\r\n".join(lines) + "\r\nContent-Length: ").encode("latin-1")
+    return _Plan(url, origin, head)
 
 
 def _message(upstream: Upstream, plan: _Plan, what: str) -> str:
