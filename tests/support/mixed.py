@@ -29,7 +29,9 @@ def mixed_lines() -> list[dict[str, Any]]:
             fault = {"hang_s": 2.5, "hang_times": 1}  # one timeout, then success
         elif i % 1000 == 5:
             fault = {"hang_s": 2.5}  # times out on every attempt: request_timeout
-        lines.append(chat_line(f"line-{i}", fault))
+        # every answer takes 50 ms, as a model's would take some time: one worker alone needs
+        # seconds for the batch, so on the server stack both workers get a real share of it
+        lines.append(chat_line(f"line-{i}", {"latency_ms": 50, **(fault or {})}))
     return lines
 
 

@@ -132,7 +132,9 @@ class Executor:
 
     async def _active_batches(self) -> list[ActiveBatch]:
         fresh = time.monotonic() - self._active_at < _ACTIVE_TTL_S
-        if fresh and not self.ctx.work_available.is_set():
+        # an idle executor looks again on every poll: a batch another worker has just made
+        # runnable should get this worker's share within one poll interval, not a cache TTL
+        if fresh and self._active and not self.ctx.work_available.is_set():
             return self._active
         self.ctx.work_available.clear()
         async with self.ctx.transaction() as session:
